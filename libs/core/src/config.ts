@@ -1,0 +1,139 @@
+/**
+ * Environment configuration, validated once at boot. A bad value is a ConfigError naming the variable; the process
+ * runner prints it and exits with code 2 (DESIGN §2).
+ */
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  readonly code = "config";
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** A setting: reads its variable from the environment, returns a typed value or throws ConfigError. */
+export type Setting<T> = (env: Env, variable: string) => T;
+
+function raw(env: Env, variable: string): string | undefined {
+  const v = env[variable];
+  return v === undefined || v.trim() === "" ? undefined : v.trim();
+}
+
+export function str(def: string): Setting<string>;
+export function str(def?: undefined): Setting<string | undefined>;
+export function str(def?: string): Setting<string | undefined> {
+  return (env, variable) => raw(env, variable) ?? def;
+}
+
+export function int(def: number, min: number, max: number): Setting<number> {
+  return (env, variable) => {
+    const v = raw(env, variable);
+    if (v === undefined) return def;
+    if (!/^-?\d+$/.test(v)) throw new ConfigError(variable, `expected an integer, got ${JSON.stringify(v)}`);
+    const n = Number(v);
+    if (n < min || n > max) throw new ConfigError(variable, `must be from ${min} to ${max}, got ${n}`);
+    return n;
+  };
+}
+
+export function oneOf<const T extends string>(def: T, values: readonly T[]): Setting<T> {
+  return (env, variable) => {
+    const v = raw(env, variable);
+    if (v === undefined) return def;
+    if (!(values as readonly string[]).includes(v))
+      throw new ConfigError(variable, `must be one of ${values.join(", ")}, got ${JSON.stringify(v)}`);
+    return v as T;
+  };
+}
+
+const DURATION_RE = /^(\d+)(ms|s|m|h|d)?$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration like `24h`, `90s`, `500ms` or a bare number of seconds; returns milliseconds. */
+export function duration(def: number, minMs: number, maxMs: number): Setting<number> {
+  return (env, variable) => {
+    const v = raw(env, variable);
+    if (v === undefined) return def;
+    const m = DURATION_RE.exec(v);
+    if (!m) throw new ConfigError(variable, `expected a duration like 90s, 15m, 24h or 7d, got ${JSON.stringify(v)}`);
+    const ms = Number(m[1]) * (UNIT_MS[m[2] ?? "s"] ?? 1000);
+    if (ms < minMs || ms > maxMs)
+      throw new ConfigError(variable, `must be from ${minMs / 1000}s to ${maxMs / 1000}s, got ${JSON.stringify(v)}`);
+    return ms;
+  };
+}
+
+/** One or more comma-separated nats:// (or tls://) URLs. */
+export function natsServers(def: string): Setting<string[]> {
+  return (env, variable) => {
+    const v = raw(env, variable) ?? def;
+    const servers = v.split(",").map((s) => s.trim());
+    for (const s of servers) {
+      if (!/^(nats|tls|ws|wss):\/\/[^\s/]+$/.test(s) && !/^[^\s:/]+:\d+$/.test(s))
+        throw new ConfigError(variable, `expected nats://host:port (comma-separated for several), got ${JSON.stringify(s)}`);
+    }
+    return servers;
+  };
+}
+
+export function host(def: string): Setting<string> {
+  return (env, variable) => {
+    const v = raw(env, variable) ?? def;
+    if (!/^[A-Za-z0-9.:\-[\]]+$/.test(v)) throw new ConfigError(variable, `expected a host name or IP address, got ${JSON.stringify(v)}`);
+    return v;
+  };
+}
+
+/** 32 bytes as 64 hex characters or base64/base64url. */
+export function masterKey(): Setting<Buffer | undefined> {
+  return (env, variable) => {
+    const v = raw(env, variable);
+    if (v === undefined) return undefined;
+    const buf = /^[0-9a-fA-F]{64}$/.test(v) ? Buffer.from(v, "hex") : Buffer.from(v, "base64");
+    if (buf.length !== 32)
+      throw new ConfigError(variable, "must be 32 random bytes as 64 hex characters or base64 (try: openssl rand -hex 32)");
+    return buf;
+  };
+}
+
+export function secretToken(minLength: number): Setting<string | undefined> {
+  return (env, variable) => {
+    const v = raw(env, variable);
+    if (v !== undefined && v.length < minLength)
+      throw new ConfigError(variable, `must be at least ${minLength} characters (try: openssl rand -hex 24)`);
+    return v;
+  };
+}
+
+export type Spec = Record<string, Setting<unknown>>;
+export type ConfigOf<S extends Spec> = { readonly [K in keyof S]: ReturnType<S[K]> };
+
+/** Reads every setting of `spec` (keys are variable names) from `env`. Throws the first ConfigError. */
+export function loadConfig<S extends Spec>(spec: S, env: Env = process.env): ConfigOf<S> {
+  const out: Record<string, unknown> = {};
+  for (const [variable, setting] of Object.entries(spec)) out[variable] = setting(env, variable);
+  return out as ConfigOf<S>;
+}
+
+/** Settings every service shares (DESIGN §2). */
+export const commonSpec = {
+  NATS_URL: natsServers("nats://127.0.0.1:4222"),
+  HOST: host("0.0.0.0"),
+  LOG_LEVEL: oneOf("info", ["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
+  SWITCHBOARD_MASTER_KEY: masterKey(),
+  SWITCHBOARD_REPLICAS: int(1, 1, 5),
+  SWITCHBOARD_RETENTION_MAX_AGE: duration(24 * 3_600_000, 1000, 365 * 86_400_000),
+  SWITCHBOARD_RETENTION_MAX_MESSAGES: int(10_000, 1, 10_000_000),
+  OTEL_EXPORTER_OTLP_ENDPOINT: str(),
+} satisfies Spec;
+
+export function portSetting(def: number): Setting<number> {
+  return int(def, 0, 65535);
+}
+
+export const DEFAULT_PORTS = { gateway: 8080, auth: 8081, ingest: 8082, history: 8083 } as const;

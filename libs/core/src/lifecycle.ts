@@ -1,0 +1,77 @@
+/**
+ * One process runner for every service: builds the service under one AbortSignal, turns SIGTERM/SIGINT into an
+ * orderly stop with a hard deadline, and maps a ConfigError at boot to exit code 2 (DESIGN §2).
+ */
+import { ConfigError } from "./config.js";
+import type { Logger } from "./logger.js";
+
+export const SHUTDOWN_DEADLINE_MS = 10_000;
+
+export interface Running {
+  /** Stops accepting, drains, closes connections. Must finish before the deadline. */
+  stop(): Promise<void>;
+}
+
+export interface ServiceHandle {
+  log: Logger;
+  running: Running;
+}
+
+/**
+ * Runs `start`, which builds config, clients and servers and returns the running service. Exits the process when the
+ * service stops (0), fails to boot (1), or is misconfigured (2).
+ */
+export function runService(name: string, start: (signal: AbortSignal) => Promise<ServiceHandle>): void {
+  const abort = new AbortController();
+  let handle: ServiceHandle | undefined;
+  let stopping = false;
+
+  const stop = (reason: string): void => {
+    if (stopping) return;
+    stopping = true;
+    abort.abort();
+    const timer = setTimeout(() => {
+      process.stderr.write(`${name}: shutdown exceeded ${SHUTDOWN_DEADLINE_MS} ms, exiting\n`);
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS);
+    timer.unref();
+    if (handle === undefined) process.exit(0);
+    handle.log.info({ reason }, "shutting down");
+    handle.running.stop().then(
+      () => {
+        handle?.log.info("stopped");
+        handle?.log.flush?.();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        handle?.log.error({ err }, "error during shutdown");
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+
+  start(abort.signal).then(
+    (h) => {
+      handle = h;
+      process.on("uncaughtException", (err) => {
+        h.log.fatal({ err }, "uncaught exception");
+        process.exit(1);
+      });
+      process.on("unhandledRejection", (err) => {
+        h.log.fatal({ err }, "unhandled promise rejection");
+        process.exit(1);
+      });
+      if (stopping) stop("signal during boot");
+    },
+    (err: unknown) => {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`${name}: invalid configuration: ${err.message}\n`);
+        process.exit(2);
+      }
+      process.stderr.write(`${name}: failed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

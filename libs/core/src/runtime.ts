@@ -1,0 +1,88 @@
+/**
+ * The NATS side of a service process: connects in the background (retrying), runs the service's setup (streams,
+ * buckets, watches) once connected, and tracks readiness. HTTP listens at once and answers 503 until ready.
+ */
+import { SwitchboardError } from "@switchboard/protocol";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { connectNats } from "./nats.js";
+import type { Logger } from "./logger.js";
+
+export interface NatsRuntime<T> {
+  /** NATS connected and setup complete. */
+  ready(): boolean;
+  /** The setup result; throws `unavailable` (503, retry) while not ready. */
+  get(): T;
+  /** Resolves once setup is complete (rejects if the runtime is closed first). */
+  whenReady(): Promise<T>;
+  connection(): NatsConnection | undefined;
+  /** Drains the connection (flushes pending publishes, ends subscriptions). */
+  close(): Promise<void>;
+}
+
+export function startNatsRuntime<T>(opts: {
+  servers: string[];
+  name: string;
+  log: Logger;
+  signal: AbortSignal;
+  setup: (nc: NatsConnection) => Promise<T>;
+}): NatsRuntime<T> {
+  let nc: NatsConnection | undefined;
+  let deps: T | undefined;
+  let connected = false;
+  let resolveReady!: (t: T) => void;
+  let rejectReady!: (e: Error) => void;
+  const readyPromise = new Promise<T>((res, rej) => {
+    resolveReady = res;
+    rejectReady = rej;
+  });
+  readyPromise.catch(() => undefined);
+
+  const boot = async (): Promise<void> => {
+    nc = await connectNats({ servers: opts.servers, name: opts.name, log: opts.log }, opts.signal);
+    connected = true;
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === "disconnect") connected = false;
+        else if (s.type === "reconnect") connected = true;
+      }
+    })();
+    for (let attempt = 1; ; attempt++) {
+      if (opts.signal.aborted) throw new Error("aborted during setup");
+      try {
+        deps = await opts.setup(nc);
+        break;
+      } catch (err) {
+        if (attempt === 1 || attempt % 10 === 0)
+          opts.log.warn({ err: (err as Error).message, attempt }, "JetStream setup failed; retrying");
+        await new Promise((r) => setTimeout(r, Math.min(2000, 200 * attempt)));
+      }
+    }
+    opts.log.info("ready");
+    resolveReady(deps);
+  };
+  boot().catch((err: unknown) => {
+    if (!opts.signal.aborted) opts.log.error({ err }, "NATS boot failed");
+    rejectReady(err instanceof Error ? err : new Error(String(err)));
+  });
+
+  return {
+    ready: () => deps !== undefined && connected && nc !== undefined && !nc.isClosed(),
+    get: () => {
+      if (deps === undefined || !connected)
+        throw new SwitchboardError("unavailable", "NATS JetStream is not available; retry shortly", { retryAfter: 1 });
+      return deps;
+    },
+    whenReady: () => readyPromise,
+    connection: () => nc,
+    close: async () => {
+      if (nc !== undefined && !nc.isClosed()) {
+        try {
+          await nc.drain();
+        } catch (err) {
+          opts.log.warn({ err: (err as Error).message }, "NATS drain failed; closing");
+          await nc.close();
+        }
+      }
+    },
+  };
+}

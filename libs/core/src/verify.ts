@@ -1,0 +1,173 @@
+/**
+ * Token verification (DESIGN §3) for the gateway and the history service. It is a hot path (every connect), so it
+ * is written against node:crypto directly: HS256 only (no `none`, no algorithm taken from the token beyond the
+ * allow-list), a known `kid`, signature compared in constant time, `aud` and `exp` required, small clock tolerance.
+ * Each refusal carries a reason (a metrics label) and the close code the gateway uses.
+ */
+import { createHmac, timingSafeEqual } from "node:crypto";
+import {
+  CloseCode,
+  EffectivePermissions,
+  Permissions,
+  ROLES,
+  SwitchboardError,
+  TOKEN_ALG,
+  TOKEN_AUDIENCE,
+  TOKEN_MAX_LENGTH,
+  isValidClientId,
+  type PermissionMap,
+  type Role,
+  type TokenClaims,
+} from "@switchboard/protocol";
+import type { KeyRegistry, ResolvedKey } from "./keys.js";
+import type { RevocationRegistry } from "./revocations.js";
+
+export const CLOCK_TOLERANCE_S = 5;
+
+export type VerifyFailureReason =
+  | "malformed"
+  | "too_large"
+  | "algorithm"
+  | "unknown_kid"
+  | "signature"
+  | "audience"
+  | "missing_exp"
+  | "expired"
+  | "not_yet_valid"
+  | "claims"
+  | "revoked";
+
+export class TokenError extends SwitchboardError {
+  constructor(
+    readonly reason: VerifyFailureReason,
+    message: string,
+  ) {
+    super("unauthorized", message);
+  }
+
+  get closeCode(): number {
+    return this.reason === "expired" ? CloseCode.TOKEN_EXPIRED : this.reason === "revoked" ? CloseCode.KICKED : CloseCode.TOKEN_INVALID;
+  }
+}
+
+export interface VerifiedToken {
+  key: ResolvedKey;
+  claims: TokenClaims;
+  permissions: EffectivePermissions;
+}
+
+export interface VerifyOptions {
+  keys: KeyRegistry;
+  revocations?: RevocationRegistry | undefined;
+  nowMs?: number;
+}
+
+function b64urlJson(part: string): unknown {
+  return JSON.parse(Buffer.from(part, "base64url").toString("utf8"));
+}
+
+const B64URL = /^[A-Za-z0-9_-]*$/;
+
+export async function verifyToken(token: string, opts: VerifyOptions): Promise<VerifiedToken> {
+  if (token.length > TOKEN_MAX_LENGTH) throw new TokenError("too_large", `token is longer than ${TOKEN_MAX_LENGTH} characters`);
+  const d1 = token.indexOf(".");
+  const d2 = d1 < 0 ? -1 : token.indexOf(".", d1 + 1);
+  if (d1 <= 0 || d2 < 0 || token.indexOf(".", d2 + 1) >= 0) throw new TokenError("malformed", "token is not a JWS compact string");
+  const h = token.slice(0, d1);
+  const p = token.slice(d1 + 1, d2);
+  const s = token.slice(d2 + 1);
+  if (!B64URL.test(h) || !B64URL.test(p) || !B64URL.test(s)) throw new TokenError("malformed", "token is not base64url");
+
+  let header: Record<string, unknown>;
+  try {
+    header = b64urlJson(h) as Record<string, unknown>;
+  } catch {
+    throw new TokenError("malformed", "token header is not JSON");
+  }
+  if (typeof header !== "object" || header === null) throw new TokenError("malformed", "token header is not an object");
+  if (header["alg"] !== TOKEN_ALG) throw new TokenError("algorithm", `token algorithm must be ${TOKEN_ALG}`);
+  if (header["crit"] !== undefined) throw new TokenError("malformed", "token header crit is not supported");
+  const kid = header["kid"];
+  if (typeof kid !== "string" || kid.length > 200) throw new TokenError("unknown_kid", "token header kid is missing");
+  const key = opts.keys.peek(kid) ?? (await opts.keys.get(kid));
+  if (key === undefined) throw new TokenError("unknown_kid", "token kid names no known key");
+
+  const expected = createHmac("sha256", key.hmacKey).update(token.slice(0, d2)).digest();
+  const given = Buffer.from(s, "base64url");
+  if (given.length !== expected.length || !timingSafeEqual(given, expected))
+    throw new TokenError("signature", "token signature does not verify");
+
+  let payload: Record<string, unknown>;
+  try {
+    payload = b64urlJson(p) as Record<string, unknown>;
+  } catch {
+    throw new TokenError("malformed", "token payload is not JSON");
+  }
+  if (typeof payload !== "object" || payload === null || Array.isArray(payload))
+    throw new TokenError("malformed", "token payload is not an object");
+
+  const aud = payload["aud"];
+  if (aud !== TOKEN_AUDIENCE && !(Array.isArray(aud) && aud.includes(TOKEN_AUDIENCE)))
+    throw new TokenError("audience", `token aud must be "${TOKEN_AUDIENCE}"`);
+  const exp = payload["exp"];
+  if (typeof exp !== "number" || !Number.isFinite(exp)) throw new TokenError("missing_exp", "token exp is required");
+  const now = (opts.nowMs ?? Date.now()) / 1000;
+  if (exp + CLOCK_TOLERANCE_S <= now) throw new TokenError("expired", "token has expired");
+  const nbf = payload["nbf"];
+  if (nbf !== undefined && (typeof nbf !== "number" || nbf - CLOCK_TOLERANCE_S > now))
+    throw new TokenError("not_yet_valid", "token is not valid yet (nbf)");
+
+  const claims = readClaims(payload, exp);
+  if (opts.revocations?.isRevoked(key.appId, claims)) throw new TokenError("revoked", "token has been revoked");
+  let permissions: Permissions;
+  try {
+    permissions = new Permissions(claims.permissions, "token permissions");
+  } catch (err) {
+    throw new TokenError("claims", (err as Error).message);
+  }
+  return { key, claims, permissions: new EffectivePermissions(permissions, key.ceiling) };
+}
+
+function readClaims(p: Record<string, unknown>, exp: number): TokenClaims {
+  const iat = typeof p["iat"] === "number" ? p["iat"] : 0;
+  const claims: TokenClaims = {
+    aud: TOKEN_AUDIENCE,
+    iat,
+    exp,
+    jti: typeof p["jti"] === "string" ? p["jti"] : "",
+    permissions: { "*": ["*"] },
+  };
+  const perms = p["permissions"];
+  if (perms !== undefined) {
+    if (typeof perms !== "object" || perms === null || Array.isArray(perms))
+      throw new TokenError("claims", "token permissions must be an object");
+    claims.permissions = perms as PermissionMap;
+  }
+  const clientId = p["clientId"];
+  if (clientId !== undefined) {
+    if (!isValidClientId(clientId)) throw new TokenError("claims", "token clientId must be a string of 1-128 characters");
+    claims.clientId = clientId;
+  }
+  const role = p["role"];
+  if (role !== undefined) {
+    if (!(ROLES as readonly unknown[]).includes(role)) throw new TokenError("claims", "token role is unknown");
+    claims.role = role as Role;
+  }
+  const attributes = p["attributes"];
+  if (attributes !== undefined) {
+    if (typeof attributes !== "object" || attributes === null || Array.isArray(attributes))
+      throw new TokenError("claims", "token attributes must be an object");
+    claims.attributes = attributes as Record<string, string>;
+  }
+  const data = p["data"];
+  if (data !== undefined) {
+    if (typeof data !== "string") throw new TokenError("claims", "token data must be a string");
+    claims.data = data;
+  }
+  const sessionExp = p["sessionExp"];
+  if (sessionExp !== undefined) {
+    if (typeof sessionExp !== "number") throw new TokenError("claims", "token sessionExp must be a number");
+    claims.sessionExp = sessionExp;
+  }
+  return claims;
+}

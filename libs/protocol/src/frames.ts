@@ -1,0 +1,350 @@
+/**
+ * WebSocket protocol frames (DESIGN §5): client requests, server replies and pushes, and the validation of every
+ * client frame. The gateway parses with `parseRequest`; the client SDK builds frames with these types.
+ */
+import { SwitchboardError, type ErrorCode } from "./errors.js";
+import { isValidClientId, isValidEvent, isValidRoom, EVENT_MAX, ROOM_MAX } from "./names.js";
+
+export const WS_PATH = "/v1/ws";
+export const MAX_FRAME_BYTES = 64 * 1024;
+export const MAX_ROOMS_PER_SOCKET = 128;
+export const HISTORY_LIMIT_MAX = 100;
+export const PRESENCE_DATA_MAX = 1000;
+
+export type Since = { offset: number } | { last: number };
+
+export interface SubscribeRequest {
+  type: "subscribe";
+  id: number;
+  room: string;
+  events?: string[];
+  since?: Since;
+  presence?: boolean;
+}
+export interface RoomRequest<T extends string> {
+  type: T;
+  id: number;
+  room: string;
+}
+export interface PublishRequest {
+  type: "publish";
+  id: number;
+  room: string;
+  event: string;
+  data: unknown;
+  idempotencyKey?: string;
+}
+export interface PresenceRequest {
+  type: "presence.join" | "presence.update" | "presence.leave";
+  id: number;
+  room: string;
+  data?: unknown;
+}
+export interface HistoryRequest {
+  type: "history";
+  id: number;
+  room: string;
+  limit?: number;
+  before?: number;
+  after?: number;
+  start?: number;
+  end?: number;
+}
+export interface RefreshRequest {
+  type: "refresh";
+  id: number;
+  token: string;
+}
+export interface ModerateTargetRequest {
+  type: "moderate.disconnect" | "moderate.mute" | "moderate.unmute";
+  id: number;
+  room: string;
+  clientId?: string;
+  connectionId?: string;
+}
+export interface ModerateDeleteRequest {
+  type: "moderate.delete";
+  id: number;
+  room: string;
+  messageId: string;
+}
+export interface PingRequest {
+  type: "ping";
+  id: number;
+}
+
+export type ClientRequest =
+  | SubscribeRequest
+  | RoomRequest<"unsubscribe" | "presence.get" | "occupancy">
+  | PublishRequest
+  | PresenceRequest
+  | HistoryRequest
+  | RefreshRequest
+  | ModerateTargetRequest
+  | ModerateDeleteRequest
+  | PingRequest;
+
+export type RequestType = ClientRequest["type"];
+
+export const REQUEST_TYPES: readonly RequestType[] = [
+  "subscribe",
+  "unsubscribe",
+  "publish",
+  "presence.join",
+  "presence.update",
+  "presence.leave",
+  "presence.get",
+  "history",
+  "occupancy",
+  "refresh",
+  "moderate.disconnect",
+  "moderate.mute",
+  "moderate.unmute",
+  "moderate.delete",
+  "ping",
+];
+
+// ---- server → client ----
+
+export interface ConnectedFrame {
+  type: "connected";
+  connectionId: string;
+  clientId: string | null;
+  expiresAt: number;
+  sessionExpiresAt: number | null;
+  heartbeatMs: number;
+}
+export interface ReplyOk {
+  type: "reply";
+  id: number;
+  ok: true;
+  result: Record<string, unknown>;
+}
+export interface ReplyError {
+  type: "reply";
+  id: number | null;
+  ok: false;
+  error: { code: ErrorCode; message: string };
+}
+export interface MessagePush {
+  type: "message";
+  room: string;
+  event: string;
+  data: unknown;
+  id: string;
+  offset: number;
+  timestamp: number;
+  clientId?: string;
+  attributes?: Record<string, string>;
+  connectionData?: string;
+}
+export interface PresenceMember {
+  clientId: string;
+  connectionId: string;
+  data: unknown;
+  joinedAt: number;
+}
+export interface PresencePush {
+  type: "presence";
+  room: string;
+  action: "join" | "update" | "leave";
+  member: PresenceMember;
+}
+export interface DeletedPush {
+  type: "message.deleted";
+  room: string;
+  id: string;
+}
+export interface UnsubscribedPush {
+  type: "unsubscribed";
+  room: string;
+  reason: string;
+}
+export interface TokenExpiringPush {
+  type: "token.expiring";
+  expiresAt: number;
+}
+export type ServerFrame =
+  | ConnectedFrame
+  | ReplyOk
+  | ReplyError
+  | MessagePush
+  | PresencePush
+  | DeletedPush
+  | UnsubscribedPush
+  | TokenExpiringPush;
+
+/** A stored message as history returns it (a `message` push without `type`). */
+export type StoredMessage = Omit<MessagePush, "type">;
+
+export interface SubscribeResult {
+  room: string;
+  offset: number;
+  recovered: boolean;
+}
+export interface PublishResult {
+  id: string;
+  offset: number;
+}
+
+// ---- parsing ----
+
+/** A frame that could not be turned into a request; `id` is set when the frame carried a usable one. */
+export class FrameError extends SwitchboardError {
+  constructor(
+    readonly requestId: number | null,
+    code: ErrorCode,
+    message: string,
+  ) {
+    super(code, message);
+  }
+}
+
+type Obj = Record<string, unknown>;
+
+function fail(id: number | null, message: string, code: ErrorCode = "bad_request"): never {
+  throw new FrameError(id, code, message);
+}
+
+function room(o: Obj, id: number): string {
+  const r = o["room"];
+  if (r === undefined) fail(id, "room is required");
+  if (!isValidRoom(r))
+    fail(id, `room must be 1-${ROOM_MAX} characters from A-Z a-z 0-9 _ - : @ = + , ; ~ !`, "invalid_room");
+  return r;
+}
+
+function optInt(o: Obj, key: string, id: number, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max)
+    fail(id, `${key} must be an integer from ${min} to ${max}`);
+  return v;
+}
+
+/**
+ * Parses one text frame. Throws FrameError (with the request id when one could be read) for anything that is not a
+ * well-formed request of DESIGN §5.
+ */
+export function parseRequest(text: string): ClientRequest {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    fail(null, "frame is not valid JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) fail(null, "frame must be a JSON object");
+  const o = value as Obj;
+  const id = o["id"];
+  if (typeof id !== "number" || !Number.isSafeInteger(id) || id < 0)
+    fail(null, "id must be a non-negative integer");
+  const type = o["type"];
+  if (typeof type !== "string") fail(id, "type is required");
+  switch (type) {
+    case "ping":
+      return { type, id };
+    case "unsubscribe":
+    case "presence.get":
+    case "occupancy":
+      return { type, id, room: room(o, id) };
+    case "subscribe": {
+      const req: SubscribeRequest = { type, id, room: room(o, id) };
+      const events = o["events"];
+      if (events !== undefined) {
+        if (!Array.isArray(events) || events.length === 0 || events.length > 64)
+          fail(id, "events must be an array of 1-64 event names");
+        for (const e of events)
+          if (!isValidEvent(e)) fail(id, `each event must be 1-${EVENT_MAX} characters from A-Z a-z 0-9 _ - : .`);
+        req.events = events as string[];
+      }
+      const since = o["since"];
+      if (since !== undefined) {
+        if (typeof since !== "object" || since === null) fail(id, "since must be {offset} or {last}");
+        const s = since as Obj;
+        if (s["offset"] !== undefined && s["last"] === undefined) {
+          const offset = optInt(s, "offset", id, 0);
+          req.since = { offset: offset ?? 0 };
+        } else if (s["last"] !== undefined && s["offset"] === undefined) {
+          const last = optInt(s, "last", id, 0, HISTORY_LIMIT_MAX);
+          req.since = { last: last ?? 0 };
+        } else fail(id, "since must be exactly one of {offset} or {last}");
+      }
+      const presence = o["presence"];
+      if (presence !== undefined) {
+        if (typeof presence !== "boolean") fail(id, "presence must be a boolean");
+        req.presence = presence;
+      }
+      return req;
+    }
+    case "publish": {
+      const event = o["event"];
+      if (!isValidEvent(event)) fail(id, `event must be 1-${EVENT_MAX} characters from A-Z a-z 0-9 _ - : .`);
+      if (!("data" in o)) fail(id, "data is required (use null for none)");
+      const req: PublishRequest = { type, id, room: room(o, id), event, data: o["data"] };
+      const key = o["idempotencyKey"];
+      if (key !== undefined) {
+        if (typeof key !== "string" || key.length < 1 || key.length > 128)
+          fail(id, "idempotencyKey must be a string of 1-128 characters");
+        req.idempotencyKey = key;
+      }
+      return req;
+    }
+    case "presence.join":
+    case "presence.update":
+    case "presence.leave": {
+      const req: PresenceRequest = { type, id, room: room(o, id) };
+      if ("data" in o) req.data = o["data"];
+      return req;
+    }
+    case "history": {
+      const req: HistoryRequest = { type, id, room: room(o, id) };
+      const limit = optInt(o, "limit", id, 1, HISTORY_LIMIT_MAX);
+      if (limit !== undefined) req.limit = limit;
+      for (const key of ["before", "after", "start", "end"] as const) {
+        const v = optInt(o, key, id, 0);
+        if (v !== undefined) req[key] = v;
+      }
+      return req;
+    }
+    case "refresh": {
+      const token = o["token"];
+      if (typeof token !== "string" || token.length === 0) fail(id, "token is required");
+      return { type, id, token };
+    }
+    case "moderate.disconnect":
+    case "moderate.mute":
+    case "moderate.unmute": {
+      const req: ModerateTargetRequest = { type, id, room: room(o, id) };
+      const clientId = o["clientId"];
+      const connectionId = o["connectionId"];
+      if ((clientId === undefined) === (connectionId === undefined))
+        fail(id, "give exactly one of clientId or connectionId");
+      if (clientId !== undefined) {
+        if (!isValidClientId(clientId)) fail(id, "clientId must be a string of 1-128 characters");
+        req.clientId = clientId;
+      }
+      if (connectionId !== undefined) {
+        if (typeof connectionId !== "string" || connectionId.length === 0 || connectionId.length > 64)
+          fail(id, "connectionId must be a string of 1-64 characters");
+        req.connectionId = connectionId;
+      }
+      return req;
+    }
+    case "moderate.delete": {
+      const messageId = o["messageId"];
+      if (typeof messageId !== "string" || messageId.length === 0 || messageId.length > 64)
+        fail(id, "messageId is required");
+      return { type, id, room: room(o, id), messageId };
+    }
+    default:
+      return fail(id, `unknown request type ${JSON.stringify(type.slice(0, 40))}; use one of ${REQUEST_TYPES.join(", ")}`);
+  }
+}
+
+export function replyOk(id: number, result: Record<string, unknown>): string {
+  return JSON.stringify({ type: "reply", id, ok: true, result });
+}
+
+export function replyError(id: number | null, code: ErrorCode, message: string): string {
+  return JSON.stringify({ type: "reply", id, ok: false, error: { code, message } });
+}

@@ -1,0 +1,6 @@
+export * from "./errors.js";
+export * from "./names.js";
+export * from "./permissions.js";
+export * from "./tokens.js";
+export * from "./frames.js";
+export * from "./messages.js";

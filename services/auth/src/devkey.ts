@@ -1,0 +1,36 @@
+/** Ensures the dev app and key named by SWITCHBOARD_DEV_KEY (`appId.keyId:secret`) exist, so `npm start` works at once. */
+import type { KV } from "@nats-io/kv";
+import { parseApiKey } from "@switchboard/protocol";
+import { ConfigError, KvKeys, getApp, putApp, putKey, type Logger, type SecretBox, type KeyRecord } from "@switchboard/core";
+
+export function parseDevKey(value: string | undefined): { appId: string; keyId: string; secret: string } | undefined {
+  if (value === undefined) return undefined;
+  const parsed = parseApiKey(value);
+  if (parsed === undefined) throw new ConfigError("SWITCHBOARD_DEV_KEY", "expected appId.keyId:secret (ids from A-Z a-z 0-9 _ -)");
+  if (parsed.secret.length < 32) throw new ConfigError("SWITCHBOARD_DEV_KEY", "the secret must be at least 32 characters");
+  return parsed;
+}
+
+export async function ensureDevKey(
+  dev: { appId: string; keyId: string; secret: string },
+  apps: KV,
+  keys: KV,
+  box: SecretBox,
+  log: Logger,
+): Promise<void> {
+  if ((await getApp(apps, dev.appId)) === undefined) {
+    await putApp(apps, { id: dev.appId, name: "dev", createdAt: Date.now() });
+    log.info({ app: dev.appId }, "created dev app");
+  }
+  const kid = KvKeys.key(dev.appId, dev.keyId);
+  const e = await keys.get(kid);
+  if (e !== null && e.operation === "PUT") {
+    try {
+      if (box.open(e.json<KeyRecord>().secret, kid) === dev.secret) return;
+    } catch {
+      // sealed under another master key: replace it below
+    }
+  }
+  await putKey(keys, box, dev);
+  log.info({ kid }, "stored dev key");
+}

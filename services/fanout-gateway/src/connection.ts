@@ -1,0 +1,67 @@
+/** Per-socket state (uWS user data). Plain fields, no per-message allocation. */
+import { EffectivePermissions, Permissions, type TokenClaims } from "@switchboard/protocol";
+import type { Room } from "./rooms.js";
+
+export interface RoomSub {
+  room: Room;
+  /** Event filter; undefined = every event. */
+  events: string[] | undefined;
+  presence: boolean;
+}
+
+export interface Conn {
+  id: string;
+  appId: string;
+  kid: string;
+  claims: TokenClaims;
+  permissions: EffectivePermissions;
+  /** Set when the upgrade was refused: the socket is closed with this code as soon as it opens. */
+  refuse: { code: number; reason: string } | undefined;
+  subs: Map<string, RoomSub>;
+  /** Rooms whose subscribe is in flight (counted against the per-socket limit). */
+  pending: Set<string>;
+  closed: boolean;
+  /** Publish rate limiter (token bucket). */
+  tokens: number;
+  refilledAt: number;
+  /** Malformed frames seen; past a threshold the socket is closed with 4008. */
+  badFrames: number;
+  timers: ReturnType<typeof setTimeout>[];
+}
+
+export function newConn(fields: Pick<Conn, "id" | "appId" | "kid" | "claims" | "permissions">, burst: number): Conn {
+  return {
+    ...fields,
+    refuse: undefined,
+    subs: new Map(),
+    pending: new Set(),
+    closed: false,
+    tokens: burst,
+    refilledAt: Date.now(),
+    badFrames: 0,
+    timers: [],
+  };
+}
+
+const DENY_ALL = new EffectivePermissions(new Permissions({}), undefined);
+
+export function refusedConn(code: number, reason: string): Conn {
+  const c = newConn(
+    { id: "", appId: "", kid: "", claims: { aud: "switchboard", iat: 0, exp: 0, jti: "", permissions: {} }, permissions: DENY_ALL },
+    0,
+  );
+  c.refuse = { code, reason };
+  return c;
+}
+
+/** Token bucket: `rate` per second, up to `burst`. Returns false when the publish must be refused. */
+export function takeToken(c: Conn, rate: number, burst: number, now: number): boolean {
+  const elapsed = now - c.refilledAt;
+  if (elapsed > 0) {
+    c.tokens = Math.min(burst, c.tokens + (elapsed * rate) / 1000);
+    c.refilledAt = now;
+  }
+  if (c.tokens < 1) return false;
+  c.tokens -= 1;
+  return true;
+}

@@ -1,0 +1,89 @@
+/** fanout-gateway process wiring: config → uWS (native or refuse) → NATS runtime → sockets, until SIGTERM. */
+import {
+  Buckets,
+  DEFAULT_PORTS,
+  KeyRegistry,
+  RevocationRegistry,
+  STREAM_ROOMS,
+  SecretBox,
+  commonSpec,
+  createLogger,
+  createRegistry,
+  gatewayMetrics,
+  int,
+  jetstream,
+  jetstreamManager,
+  loadConfig,
+  openBuckets,
+  portSetting,
+  resolveMasterKey,
+  runService,
+  startNatsRuntime,
+  verifyMetrics,
+} from "@switchboard/core";
+import { DEFAULT_LIMITS, Gateway, type GatewayDeps } from "./gateway.js";
+import { loadUws } from "./uws.js";
+
+const SERVICE = "fanout-gateway";
+
+runService(SERVICE, async (signal) => {
+  const config = loadConfig({
+    ...commonSpec,
+    PORT: portSetting(DEFAULT_PORTS.gateway),
+    SWITCHBOARD_MAX_ROOMS_PER_SOCKET: int(DEFAULT_LIMITS.maxRoomsPerSocket, 1, 10_000),
+    SWITCHBOARD_PUBLISH_RATE: int(DEFAULT_LIMITS.publishRate, 1, 100_000),
+    SWITCHBOARD_PUBLISH_BURST: int(DEFAULT_LIMITS.publishBurst, 1, 100_000),
+    SWITCHBOARD_MAX_OUTBOUND_BYTES: int(DEFAULT_LIMITS.maxOutboundBytes, 16 * 1024, 1024 * 1024 * 1024),
+  });
+  const uws = loadUws();
+  const log = createLogger(SERVICE, config.LOG_LEVEL);
+  const registry = createRegistry(SERVICE);
+  const box = new SecretBox(resolveMasterKey(config.SWITCHBOARD_MASTER_KEY, log));
+
+  const nats = startNatsRuntime<GatewayDeps>({
+    servers: config.NATS_URL,
+    name: SERVICE,
+    log,
+    signal,
+    setup: async (nc) => {
+      const jsm = await jetstreamManager(nc);
+      const js = jetstream(nc);
+      const b = await openBuckets(js, [Buckets.keys, Buckets.revocations], config.SWITCHBOARD_REPLICAS);
+      const keys = new KeyRegistry(b[Buckets.keys], box, log);
+      await keys.start(signal);
+      const revocations = new RevocationRegistry(b[Buckets.revocations], log);
+      await revocations.start(signal);
+      // The rooms stream is owned by publish-ingest and history; the gateway waits until it exists.
+      await jsm.streams.info(STREAM_ROOMS);
+      return { nc, js, jsm, keys, revocations };
+    },
+  });
+
+  const gateway = new Gateway({
+    uws,
+    log,
+    registry,
+    metrics: { ...gatewayMetrics(registry), ...verifyMetrics(registry) },
+    nats,
+    limits: {
+      ...DEFAULT_LIMITS,
+      maxRoomsPerSocket: config.SWITCHBOARD_MAX_ROOMS_PER_SOCKET,
+      publishRate: config.SWITCHBOARD_PUBLISH_RATE,
+      publishBurst: config.SWITCHBOARD_PUBLISH_BURST,
+      maxOutboundBytes: config.SWITCHBOARD_MAX_OUTBOUND_BYTES,
+    },
+  });
+  void nats.whenReady().then((deps) => gateway.attach(deps));
+  const port = await gateway.listen(config.HOST, config.PORT);
+  log.info({ host: config.HOST, port }, "listening");
+
+  return {
+    log,
+    running: {
+      stop: async () => {
+        await gateway.stop();
+        await nats.close();
+      },
+    },
+  };
+});

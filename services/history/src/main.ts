@@ -1,0 +1,76 @@
+/** history process wiring: config → logger/metrics → NATS runtime (stream, buckets, request endpoint) → HTTP. */
+import {
+  Buckets,
+  DEFAULT_PORTS,
+  KeyRegistry,
+  RevocationRegistry,
+  SecretBox,
+  commonSpec,
+  createLogger,
+  createRegistry,
+  ensureRoomsStream,
+  historyMetrics,
+  jetstream,
+  jetstreamManager,
+  loadConfig,
+  openBuckets,
+  portSetting,
+  resolveMasterKey,
+  runService,
+  startNatsRuntime,
+} from "@switchboard/core";
+import { createHttpService } from "@switchboard/http";
+import { historyRoutes, serveHistoryRequests, type HistoryDeps } from "./app.js";
+import { createReader } from "./reader.js";
+
+const SERVICE = "history";
+
+runService(SERVICE, async (signal) => {
+  const config = loadConfig({ ...commonSpec, PORT: portSetting(DEFAULT_PORTS.history) });
+  const log = createLogger(SERVICE, config.LOG_LEVEL);
+  const registry = createRegistry(SERVICE);
+  const metrics = historyMetrics(registry);
+  const box = new SecretBox(resolveMasterKey(config.SWITCHBOARD_MASTER_KEY, log));
+
+  const nats = startNatsRuntime<HistoryDeps>({
+    servers: config.NATS_URL,
+    name: SERVICE,
+    log,
+    signal,
+    setup: async (nc) => {
+      const jsm = await jetstreamManager(nc);
+      await ensureRoomsStream(
+        jsm,
+        {
+          maxAgeMs: config.SWITCHBOARD_RETENTION_MAX_AGE,
+          maxMessagesPerRoom: config.SWITCHBOARD_RETENTION_MAX_MESSAGES,
+          replicas: config.SWITCHBOARD_REPLICAS,
+        },
+        log,
+      );
+      const js = jetstream(nc);
+      const b = await openBuckets(js, [Buckets.keys, Buckets.revocations], config.SWITCHBOARD_REPLICAS);
+      const keys = new KeyRegistry(b[Buckets.keys], box, log);
+      await keys.start(signal);
+      const revocations = new RevocationRegistry(b[Buckets.revocations], log);
+      await revocations.start(signal);
+      const reader = createReader(js, jsm);
+      serveHistoryRequests(nc, reader, metrics, log);
+      return { reader, keys, revocations };
+    },
+  });
+
+  const app = createHttpService({ service: SERVICE, log, registry, ready: nats.ready });
+  await app.register(historyRoutes, { nats, metrics });
+  await app.listen({ host: config.HOST, port: config.PORT });
+
+  return {
+    log,
+    running: {
+      stop: async () => {
+        await app.close();
+        await nats.close();
+      },
+    },
+  };
+});

@@ -1,0 +1,69 @@
+/** publish-ingest process wiring: config → logger/metrics → NATS runtime → HTTP → run until SIGTERM. */
+import {
+  Buckets,
+  DEFAULT_PORTS,
+  KeyRegistry,
+  SecretBox,
+  commonSpec,
+  createLogger,
+  createRegistry,
+  ensureRoomsStream,
+  ingestMetrics,
+  jetstream,
+  jetstreamManager,
+  loadConfig,
+  openBuckets,
+  portSetting,
+  resolveMasterKey,
+  runService,
+  startNatsRuntime,
+} from "@switchboard/core";
+import { createHttpService } from "@switchboard/http";
+import { ingestRoutes, type IngestDeps } from "./app.js";
+
+const SERVICE = "publish-ingest";
+
+runService(SERVICE, async (signal) => {
+  const config = loadConfig({ ...commonSpec, PORT: portSetting(DEFAULT_PORTS.ingest) });
+  const log = createLogger(SERVICE, config.LOG_LEVEL);
+  const registry = createRegistry(SERVICE);
+  const box = new SecretBox(resolveMasterKey(config.SWITCHBOARD_MASTER_KEY, log));
+
+  const nats = startNatsRuntime<IngestDeps>({
+    servers: config.NATS_URL,
+    name: SERVICE,
+    log,
+    signal,
+    setup: async (nc) => {
+      const jsm = await jetstreamManager(nc);
+      await ensureRoomsStream(
+        jsm,
+        {
+          maxAgeMs: config.SWITCHBOARD_RETENTION_MAX_AGE,
+          maxMessagesPerRoom: config.SWITCHBOARD_RETENTION_MAX_MESSAGES,
+          replicas: config.SWITCHBOARD_REPLICAS,
+        },
+        log,
+      );
+      const js = jetstream(nc);
+      const buckets = await openBuckets(js, [Buckets.keys], config.SWITCHBOARD_REPLICAS);
+      const keys = new KeyRegistry(buckets[Buckets.keys], box, log);
+      await keys.start(signal);
+      return { js, keys };
+    },
+  });
+
+  const app = createHttpService({ service: SERVICE, log, registry, ready: nats.ready });
+  await app.register(ingestRoutes, { nats, metrics: ingestMetrics(registry) });
+  await app.listen({ host: config.HOST, port: config.PORT });
+
+  return {
+    log,
+    running: {
+      stop: async () => {
+        await app.close();
+        await nats.close();
+      },
+    },
+  };
+});
