@@ -9,3 +9,4 @@ export * from "./verify.js";
 export * from "./revocations.js";
 export * from "./envelope.js";
 export * from "./runtime.js";
+export * from "./control.js";

@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { FrameError, parseRequest, replyError, replyOk } from "./frames.js";
+
+function fails(text: string): FrameError {
+  try {
+    parseRequest(text);
+  } catch (err) {
+    expect(err).toBeInstanceOf(FrameError);
+    return err as FrameError;
+  }
+  throw new Error(`expected ${text} to be refused`);
+}
+
+describe("parseRequest", () => {
+  it("parses every request type", () => {
+    expect(parseRequest('{"type":"ping","id":1}')).toEqual({ type: "ping", id: 1 });
+    expect(parseRequest('{"type":"subscribe","id":2,"room":"r","events":["a","b.c"],"since":{"offset":7},"presence":true}')).toEqual({
+      type: "subscribe",
+      id: 2,
+      room: "r",
+      events: ["a", "b.c"],
+      since: { offset: 7 },
+      presence: true,
+    });
+    expect(parseRequest('{"type":"subscribe","id":3,"room":"r","since":{"last":5}}')).toEqual({ type: "subscribe", id: 3, room: "r", since: { last: 5 } });
+    expect(parseRequest('{"type":"publish","id":4,"room":"r","event":"e","data":null,"idempotencyKey":"k"}')).toEqual({
+      type: "publish",
+      id: 4,
+      room: "r",
+      event: "e",
+      data: null,
+      idempotencyKey: "k",
+    });
+    expect(parseRequest('{"type":"history","id":5,"room":"r","limit":100,"before":9}')).toEqual({ type: "history", id: 5, room: "r", limit: 100, before: 9 });
+    expect(parseRequest('{"type":"moderate.mute","id":6,"room":"r","clientId":"c"}')).toEqual({ type: "moderate.mute", id: 6, room: "r", clientId: "c" });
+    expect(parseRequest('{"type":"moderate.delete","id":7,"room":"r","messageId":"m_1"}')).toEqual({ type: "moderate.delete", id: 7, room: "r", messageId: "m_1" });
+    expect(parseRequest('{"type":"refresh","id":8,"token":"t"}')).toEqual({ type: "refresh", id: 8, token: "t" });
+    expect(parseRequest('{"type":"presence.join","id":9,"room":"r","data":{"x":1}}')).toEqual({ type: "presence.join", id: 9, room: "r", data: { x: 1 } });
+    expect(parseRequest('{"type":"occupancy","id":10,"room":"r"}')).toEqual({ type: "occupancy", id: 10, room: "r" });
+  });
+
+  it("refuses frames without a usable id (reply id null)", () => {
+    for (const t of ["{nope", "[]", "3", '{"type":"ping"}', '{"type":"ping","id":-1}', '{"type":"ping","id":1.5}', '{"type":"ping","id":"1"}']) {
+      const e = fails(t);
+      expect(e.requestId).toBeNull();
+      expect(e.code).toBe("bad_request");
+    }
+  });
+
+  it("refuses bad fields with the request id and a code", () => {
+    expect(fails('{"type":"nope","id":3}')).toMatchObject({ requestId: 3, code: "bad_request" });
+    expect(fails('{"type":"subscribe","id":4,"room":"a.b"}')).toMatchObject({ requestId: 4, code: "invalid_room" });
+    expect(fails('{"type":"subscribe","id":5}')).toMatchObject({ requestId: 5, code: "bad_request" });
+    expect(fails('{"type":"subscribe","id":6,"room":"r","events":[]}').code).toBe("bad_request");
+    expect(fails('{"type":"subscribe","id":7,"room":"r","since":{"offset":1,"last":2}}').code).toBe("bad_request");
+    expect(fails('{"type":"subscribe","id":8,"room":"r","since":{"last":101}}').code).toBe("bad_request");
+    expect(fails('{"type":"publish","id":9,"room":"r","event":"bad event","data":1}').code).toBe("bad_request");
+    expect(fails('{"type":"publish","id":10,"room":"r","event":"e"}').message).toMatch(/data is required/);
+    expect(fails('{"type":"history","id":11,"room":"r","limit":101}').message).toMatch(/limit/);
+    expect(fails('{"type":"moderate.disconnect","id":12,"room":"r"}').message).toMatch(/exactly one of clientId or connectionId/);
+    expect(fails('{"type":"moderate.disconnect","id":13,"room":"r","clientId":"a","connectionId":"b"}').code).toBe("bad_request");
+  });
+
+  it("builds replies", () => {
+    expect(JSON.parse(replyOk(1, { a: 1 }))).toEqual({ type: "reply", id: 1, ok: true, result: { a: 1 } });
+    expect(JSON.parse(replyError(null, "bad_request", "m"))).toEqual({ type: "reply", id: null, ok: false, error: { code: "bad_request", message: "m" } });
+  });
+});
