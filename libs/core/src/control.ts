@@ -15,3 +15,29 @@ export type ControlCommand =
 export interface ControlReply {
   affected: number;
 }
+
+/**
+ * Occupancy is gathered from every gateway: a request on `sb.occ.<app>` (Subjects.occupancy) with
+ * `OccupancyQuery` is answered by each gateway that has the room locally; the requester sums the replies
+ * (nats.js `requestMany`, bounded wait). Presence members are counted from the presence bucket, not here.
+ */
+export interface OccupancyQuery {
+  room: string;
+}
+
+export interface OccupancyReply {
+  connections: number;
+  subscribers: number;
+}
+
+/**
+ * A presence member as stored in the presence bucket under KvKeys.presence(app, room, connectionId); the gateway
+ * that holds the socket re-puts it before the bucket TTL (PRESENCE_TTL_MS) runs out, so a dead gateway's members
+ * disappear on their own.
+ */
+export interface PresenceRecord {
+  clientId: string;
+  connectionId: string;
+  data: unknown;
+  joinedAt: number;
+}
