@@ -10,6 +10,10 @@ export function createRegistry(service: string): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry, prefix: PREFIX });
+  // prom-client's *_active_*_total gauges break the Prometheus naming rule (`promtool check metrics`: "_total" is
+  // for counters); the same figures stay available without the suffix (by type).
+  for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"])
+    registry.removeSingleMetric(PREFIX + name);
   return registry;
 }
 
