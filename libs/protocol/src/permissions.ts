@@ -164,25 +164,36 @@ export function patternsOverlap(a: string, b: string): boolean {
  * Cuts requested permissions down to a key's ceiling at issuance: each requested pattern keeps only capabilities
  * that some overlapping ceiling pattern grants. The gateway applies the exact per-room intersection of token and
  * ceiling at check time, so this is the visible part of the rule, not the only guard.
+ *
+ * A pattern cut to nothing stays, as `[]`: dropping it would let a less specific pattern of the same token take
+ * over its rooms and grant what the request denied there (`{"a:*": ["publish"], "*": ["subscribe"]}` under a
+ * subscribe-only ceiling must not give `subscribe` on `a:b`). So for every room, token ∩ ceiling is the same
+ * before and after the cut (checked by a property test).
  */
 export function cutToCeiling(requested: PermissionMap, ceiling: PermissionMap | undefined): PermissionMap {
   if (ceiling === undefined) return requested;
-  const ceil = new Permissions(ceiling, "key ceiling").entries();
+  const compiled = new Permissions(ceiling, "key ceiling");
+  const ceil = compiled.entries();
   const out: PermissionMap = {};
   for (const [pattern, caps] of Object.entries(requested)) {
+    // An exact room gets exactly the ceiling's grant there; a wildcard what any overlapping ceiling pattern grants.
     let allowed = 0;
-    for (const c of ceil) if (patternsOverlap(pattern, c.pattern)) allowed |= c.mask;
+    if (!pattern.includes("*")) allowed = compiled.maskFor(pattern);
+    else for (const c of ceil) if (patternsOverlap(pattern, c.pattern)) allowed |= c.mask;
     const mask = capsToMask(caps, `permissions[${JSON.stringify(pattern)}]`) & allowed;
-    if (mask !== 0) out[pattern] = mask === ALL_CAPS ? ["*"] : maskToCaps(mask);
+    out[pattern] = mask === ALL_CAPS ? ["*"] : maskToCaps(mask);
   }
   return out;
 }
 
-/** Applies a role: every permitted pattern gets exactly the role's capabilities. */
+/**
+ * Applies a role: every permitted pattern gets exactly the role's capabilities; a pattern granting nothing (`[]`)
+ * keeps granting nothing, so it still shadows less specific patterns.
+ */
 export function applyRole(map: PermissionMap, role: Role): PermissionMap {
   const caps = maskToCaps(ROLE_CAPS[role]);
   const out: PermissionMap = {};
-  for (const pattern of Object.keys(map)) out[pattern] = [...caps];
+  for (const [pattern, given] of Object.entries(map)) out[pattern] = given.length === 0 ? [] : [...caps];
   return out;
 }
 

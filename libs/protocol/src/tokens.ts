@@ -110,12 +110,13 @@ export function buildClaims(
   if (typeof permissions !== "object" || permissions === null || Array.isArray(permissions))
     throw bad('permissions must be an object like {"room:*": ["subscribe"]}');
   new Permissions(permissions, "permissions"); // validates patterns and capabilities
-  permissions = cutToCeiling(permissions, options.ceiling);
+  // The role first, then the ceiling: the token then shows exactly what the key allows.
   let role: Role | undefined;
   if (req.role !== undefined) {
     role = normalizeRole(req.role);
     permissions = applyRole(permissions, role);
   }
+  permissions = cutToCeiling(permissions, options.ceiling);
 
   const claims: TokenClaims = {
     aud: TOKEN_AUDIENCE,
@@ -154,15 +155,24 @@ function checkAttributes(attributes: unknown): Record<string, string> {
   return out;
 }
 
+/** The protected header of every token, in its canonical key order. */
+export function tokenHeader(kid: string): { alg: typeof TOKEN_ALG; typ: "JWT"; kid: string } {
+  return { alg: TOKEN_ALG, typ: "JWT", kid };
+}
+
+/**
+ * The JWT payload in its canonical key order (the other claims, then `aud`, `iat`, `exp`, `jti`). Every signer
+ * (jose here, node:crypto in the auth service) serialises this object, so their tokens are byte-identical.
+ */
+export function tokenPayload(claims: TokenClaims): Record<string, unknown> {
+  const { iat, exp, aud, jti, ...rest } = claims;
+  return { ...rest, aud, iat, exp, jti };
+}
+
 export async function signToken(claims: TokenClaims, key: SigningKey): Promise<string> {
   if (!isValidId(key.appId) || !isValidId(key.keyId)) throw bad("signing key has an invalid appId or keyId");
-  const { iat, exp, aud, jti, ...rest } = claims;
-  return new SignJWT({ ...rest })
-    .setProtectedHeader({ alg: TOKEN_ALG, typ: "JWT", kid: `${key.appId}.${key.keyId}` })
-    .setAudience(aud)
-    .setIssuedAt(iat)
-    .setExpirationTime(exp)
-    .setJti(jti)
+  return new SignJWT(tokenPayload(claims))
+    .setProtectedHeader(tokenHeader(`${key.appId}.${key.keyId}`))
     .sign(new TextEncoder().encode(key.secret));
 }
 
