@@ -84,6 +84,8 @@ const NEGATIVE_TTL_MS = 1000;
 export class KeyRegistry {
   private readonly cache = new Map<string, ResolvedKey>();
   private readonly misses = new Map<string, number>();
+  /** Keys seen deleted (KV delete markers), so their tokens are refused as revoked rather than unknown. */
+  private readonly deleted = new Set<string>();
   private readonly deleteListeners: Array<(kid: string) => void> = [];
 
   constructor(
@@ -100,9 +102,11 @@ export class KeyRegistry {
       for await (const e of watch) {
         if (e.operation === "PUT") {
           this.misses.delete(e.key);
+          this.deleted.delete(e.key);
           if (this.cache.has(e.key)) this.store(e.key, e.value);
         } else {
           this.cache.delete(e.key);
+          this.markDeleted(e.key);
           for (const l of this.deleteListeners) l(e.key);
         }
       }
@@ -111,6 +115,16 @@ export class KeyRegistry {
 
   onDelete(listener: (kid: string) => void): void {
     this.deleteListeners.push(listener);
+  }
+
+  /** Whether `kid` named a key that has been deleted (as far as this process has seen). */
+  wasDeleted(kid: string): boolean {
+    return this.deleted.has(kid);
+  }
+
+  private markDeleted(kid: string): void {
+    if (this.deleted.size >= 10_000) this.deleted.clear();
+    this.deleted.add(kid);
   }
 
   /** The cached key, without I/O. */
@@ -126,6 +140,7 @@ export class KeyRegistry {
     if (missAt !== undefined && Date.now() - missAt < NEGATIVE_TTL_MS) return undefined;
     const entry = await this.kv.get(kid);
     if (entry === null || entry.operation !== "PUT") {
+      if (entry !== null) this.markDeleted(kid);
       this.misses.set(kid, Date.now());
       if (this.misses.size > 10_000) this.misses.clear();
       return undefined;

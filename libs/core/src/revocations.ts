@@ -1,18 +1,21 @@
 /**
- * Revoked tokens (DESIGN §3): by `jti`, or every token of a clientId issued up to a moment. Entries live in the
- * revocations bucket (TTL longer than any token's life); every verifier keeps them in memory from a KV watch.
+ * Revoked tokens (DESIGN §3, §4): by `jti`, every token of a clientId issued up to a moment, or every token of a
+ * closed session (room `session:<id>`) issued up to a moment. Entries live in the revocations bucket (TTL longer
+ * than any token's life); every verifier keeps them in memory from a KV watch, so a check costs no round trip.
  */
 import type { KV } from "@nats-io/kv";
-import type { TokenClaims } from "@switchboard/protocol";
+import { SESSION_ROOM_PREFIX, type TokenClaims } from "@switchboard/protocol";
 import type { Logger } from "./logger.js";
 import { KvKeys } from "./subjects.js";
 
 export interface Revocation {
-  /** Epoch seconds: tokens issued at or before this are refused (clientId revocations). */
+  /** Epoch seconds: tokens issued at or before this are refused (clientId and session revocations). */
   revokedAt: number;
   /** Epoch seconds after which the entry no longer matters. */
   until: number;
 }
+
+export type RevocationKind = "jti" | "client" | "session";
 
 export class RevocationRegistry {
   private readonly entries = new Map<string, Revocation>();
@@ -40,28 +43,49 @@ export class RevocationRegistry {
     }
   }
 
-  /** Hears every new revocation (the gateway closes matching sockets). */
+  /** Hears every new or changed revocation (the gateway closes matching sockets). */
   onRevoke(listener: (key: string, r: Revocation) => void): void {
     this.listeners.push(listener);
   }
 
   private set(key: string, r: Revocation): void {
-    const isNew = !this.entries.has(key);
+    const old = this.entries.get(key);
     this.entries.set(key, r);
-    if (isNew) for (const l of this.listeners) l(key, r);
+    if (old === undefined || old.revokedAt !== r.revokedAt || old.until !== r.until) for (const l of this.listeners) l(key, r);
   }
 
+  /** Whether any entry refuses these claims (hot path: a map lookup or two, nothing when there are no entries). */
   isRevoked(appId: string, claims: TokenClaims): boolean {
     if (this.entries.size === 0) return false;
     if (claims.jti !== "" && this.entries.has(KvKeys.revokedJti(appId, claims.jti))) return true;
-    if (claims.clientId !== undefined) {
-      const r = this.entries.get(KvKeys.revokedClient(appId, claims.clientId));
-      if (r !== undefined && claims.iat <= r.revokedAt) return true;
-    }
-    return false;
+    if (claims.clientId !== undefined && this.refuses(KvKeys.revokedClient(appId, claims.clientId), claims)) return true;
+    const session = sessionOf(claims);
+    return session !== undefined && this.refuses(KvKeys.revokedSession(appId, session), claims);
+  }
+
+  /** What a revocation entry key names, so a listener can tell the client why it was closed. */
+  static kindOf(key: string): RevocationKind | undefined {
+    const dot = key.indexOf(".");
+    const kind = dot < 0 ? "" : key.slice(0, dot);
+    return kind === "jti" || kind === "client" || kind === "session" ? kind : undefined;
+  }
+
+  private refuses(key: string, claims: TokenClaims): boolean {
+    const r = this.entries.get(key);
+    return r !== undefined && claims.iat <= r.revokedAt;
   }
 
   static async revoke(kv: KV, key: string, r: Revocation): Promise<void> {
     await kv.put(key, JSON.stringify(r));
   }
+}
+
+/** The session a token is for: a token whose only permitted pattern is the room `session:<id>`. */
+export function sessionOf(claims: TokenClaims): string | undefined {
+  let found: string | undefined;
+  for (const pattern in claims.permissions) {
+    if (found !== undefined || !pattern.startsWith(SESSION_ROOM_PREFIX) || pattern.includes("*")) return undefined;
+    found = pattern.slice(SESSION_ROOM_PREFIX.length);
+  }
+  return found;
 }

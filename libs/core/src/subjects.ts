@@ -68,4 +68,6 @@ export const KvKeys = {
   presenceOfRoom: (app: string, room: string): string => `${app}.${kvToken(room)}.>`,
   revokedJti: (app: string, jti: string): string => `jti.${app}.${kvToken(jti)}`,
   revokedClient: (app: string, clientId: string): string => `client.${app}.${kvToken(clientId)}`,
+  /** A closed session: its tokens (room `session:<id>`) are refused and its sockets closed. */
+  revokedSession: (app: string, sessionId: string): string => `session.${app}.${sessionId}`,
 } as const;

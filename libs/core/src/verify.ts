@@ -35,7 +35,8 @@ export type VerifyFailureReason =
   | "expired"
   | "not_yet_valid"
   | "claims"
-  | "revoked";
+  | "revoked"
+  | "key_deleted";
 
 export class TokenError extends SwitchboardError {
   constructor(
@@ -46,7 +47,8 @@ export class TokenError extends SwitchboardError {
   }
 
   get closeCode(): number {
-    return this.reason === "expired" ? CloseCode.TOKEN_EXPIRED : this.reason === "revoked" ? CloseCode.KICKED : CloseCode.TOKEN_INVALID;
+    if (this.reason === "expired") return CloseCode.TOKEN_EXPIRED;
+    return this.reason === "revoked" || this.reason === "key_deleted" ? CloseCode.KICKED : CloseCode.TOKEN_INVALID;
   }
 }
 
@@ -90,7 +92,10 @@ export async function verifyToken(token: string, opts: VerifyOptions): Promise<V
   const kid = header["kid"];
   if (typeof kid !== "string" || kid.length > 200) throw new TokenError("unknown_kid", "token header kid is missing");
   const key = opts.keys.peek(kid) ?? (await opts.keys.get(kid));
-  if (key === undefined) throw new TokenError("unknown_kid", "token kid names no known key");
+  if (key === undefined)
+    throw opts.keys.wasDeleted(kid)
+      ? new TokenError("key_deleted", "the API key that signed this token has been deleted")
+      : new TokenError("unknown_kid", "token kid names no known key");
 
   const expected = createHmac("sha256", key.hmacKey).update(token.slice(0, d2)).digest();
   const given = Buffer.from(s, "base64url");

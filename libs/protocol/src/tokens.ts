@@ -21,6 +21,12 @@ export const DEFAULT_EXPIRES_IN = 900;
 export const MAX_EXPIRES_IN = 30 * 24 * 3600;
 export const ATTRIBUTES_MAX_BYTES = 1024;
 export const DATA_MAX = 1000;
+/** The room a session's tokens are for (DESIGN §4). */
+export const SESSION_ROOM_PREFIX = "session:";
+export function sessionRoom(sessionId: string): string {
+  return `${SESSION_ROOM_PREFIX}${sessionId}`;
+}
+
 /** Tokens longer than this are refused before any parsing. */
 export const TOKEN_MAX_LENGTH = 8192;
 

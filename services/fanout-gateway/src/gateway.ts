@@ -40,6 +40,7 @@ import {
 } from "@switchboard/core";
 import { newConn, refusedConn, takeToken, type Conn } from "./connection.js";
 import { Room, RoomHub, liveEntryFromStored, topicEvent, type LiveEntry } from "./rooms.js";
+import { closeRevokedSockets } from "./revocation.js";
 import type { HttpResponse, TemplatedApp, Uws, WebSocket, us_listen_socket } from "./uws.js";
 
 export interface GatewayDeps {
@@ -154,6 +155,7 @@ export class Gateway {
       onGap: () => this.o.metrics.dropped.inc({ reason: "live_gap_healed" }),
     });
     deps.keys.onDelete((kid) => this.closeWhere((c) => c.kid === kid, CloseCode.KICKED, "key revoked"));
+    closeRevokedSockets(this, deps.revocations);
   }
 
   listen(host: string, port: number): Promise<number> {
