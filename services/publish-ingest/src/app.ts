@@ -1,109 +1,216 @@
 /**
- * publish-ingest routes (DESIGN §6). A publish answers 201 `{id, offset}` only after JetStream acknowledged the
- * store; any failure to store is a 503 with Retry-After, never a 2xx.
+ * publish-ingest routes (DESIGN §6): single and batch publish, the Livestorm-compatible endpoint, and moderation.
+ * A publish answers 2xx only after JetStream acknowledged the store; any failure to store is a 503 with
+ * Retry-After. Order of checks on every publish: auth (401), room (400), key ceiling (403), data size (413),
+ * per-key rate (429), store (503).
  */
-import type { FastifyInstance } from "fastify";
-import { Type, type Static } from "@sinclair/typebox";
-import { headers as natsHeaders } from "@nats-io/transport-node";
-import type { JetStreamClient } from "@nats-io/jetstream";
-import { SwitchboardError, assertRoom, messageIdFromOffset, type PublishResult } from "@switchboard/protocol";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import {
-  HEADER_MSG_ID,
-  HEADER_TRACEPARENT,
-  Subjects,
-  MAX_DATA_BYTES,
-  encodeBody,
-  encodeData,
-  type KeyRegistry,
-  type NatsRuntime,
-  type ingestMetrics,
-} from "@switchboard/core";
+  SwitchboardError,
+  assertRoom,
+  messageIdFromOffset,
+  type Capability,
+  type ErrorCode,
+  type PublishResult,
+} from "@switchboard/protocol";
+import { HEADER_TRACEPARENT, MAX_DATA_BYTES, encodeData, type Logger, type ResolvedKey } from "@switchboard/core";
 import { authorizationOf } from "@switchboard/http";
+import { roomOfScope } from "./livestorm.js";
+import { deleteStoredMessage, sendControl } from "./moderation.js";
+import type { RateLimiter } from "./ratelimit.js";
+import {
+  BatchBody,
+  DisconnectBody,
+  MessageParams,
+  PubSubBody,
+  PublishBody,
+  RoomParams,
+  checkBatchItem,
+} from "./schemas.js";
+import { RETRY_AFTER_S, storeMessage, traceparentOf, type StoreContext, type StoreRequest } from "./store.js";
 
-export const STORE_TIMEOUT_MS = 2000;
+export { STORE_TIMEOUT_MS, storeMessage, type IngestDeps } from "./store.js";
 
-export interface IngestDeps {
-  js: JetStreamClient;
-  keys: KeyRegistry;
+/** Room of one message plus its envelope and headers. */
+const SINGLE_BODY_LIMIT = MAX_DATA_BYTES + 4096;
+/** A batch body may hold up to 1000 messages; past this size the whole request is 413. */
+export const BATCH_BODY_LIMIT = 16 * 1024 * 1024;
+
+export interface IngestOptions extends StoreContext {
+  limiter: RateLimiter;
+  log: Logger;
 }
 
-export interface IngestOptions {
-  nats: NatsRuntime<IngestDeps>;
-  metrics: ReturnType<typeof ingestMetrics>;
+type ItemResult = PublishResult | { error: { code: ErrorCode; message: string } };
+
+async function authorize(opts: IngestOptions, req: FastifyRequest, allowRaw = false): Promise<ResolvedKey> {
+  return opts.nats.get().keys.authenticate(authorizationOf(req), { allowRaw });
 }
 
-const RoomParams = Type.Object({ room: Type.String({ minLength: 1, maxLength: 1024 }) });
-const PublishBody = Type.Object(
-  {
-    event: Type.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9_\\-:.]+$" }),
-    data: Type.Optional(Type.Unknown()),
-    clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-    idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-  },
-  { additionalProperties: false },
-);
-type PublishBody = Static<typeof PublishBody>;
-
-export interface StoreRequest {
-  app: string;
-  room: string;
-  event: string;
-  data: unknown;
-  clientId?: string | undefined;
-  idempotencyKey?: string | undefined;
-  traceparent?: string | undefined;
+/** Throws 403 when the key's permissions ceiling does not grant `cap` on `room`. */
+function assertCeiling(key: ResolvedKey, room: string, cap: Capability): void {
+  if (key.ceiling !== undefined && !key.ceiling.can(room, cap))
+    throw new SwitchboardError("unauthorized", `API key ${key.kid} may not ${cap} in room ${JSON.stringify(room)}`, { status: 403 });
 }
 
-/** Stores one message in JetStream; resolves with its id and offset once stored. */
-export async function storeMessage(opts: IngestOptions, req: StoreRequest): Promise<PublishResult> {
-  const body = encodeBody({
-    event: req.event,
-    dataJson: encodeData(req.data),
-    timestamp: Date.now(),
-    ...(req.clientId !== undefined ? { clientId: req.clientId } : {}),
-  });
-  const { js } = opts.nats.get();
-  const h = req.traceparent !== undefined ? natsHeaders() : undefined;
-  if (h !== undefined && req.traceparent !== undefined) h.set(HEADER_TRACEPARENT, req.traceparent);
-  const started = performance.now();
-  try {
-    const ack = await js.publish(Subjects.room(req.app, req.room), body, {
-      timeout: STORE_TIMEOUT_MS,
-      ...(req.idempotencyKey !== undefined ? { msgID: `${req.app}:${req.idempotencyKey}` } : {}),
-      ...(h !== undefined ? { headers: h } : {}),
-    });
-    opts.metrics.storeLatency.observe((performance.now() - started) / 1000);
-    opts.metrics.published.inc({ result: ack.duplicate ? "duplicate" : "stored" });
-    return { id: messageIdFromOffset(ack.seq), offset: ack.seq };
-  } catch (err) {
-    opts.metrics.published.inc({ result: "failed" });
-    throw new SwitchboardError("unavailable", "JetStream could not store the message; retry", {
-      retryAfter: 1,
-      cause: err,
-    });
-  }
+function idempotencyKeyOf(req: FastifyRequest, fromBody: string | undefined): string | undefined {
+  if (fromBody !== undefined) return fromBody;
+  const h = req.headers["idempotency-key"];
+  return typeof h === "string" && h.length > 0 && h.length <= 128 ? h : undefined;
+}
+
+function errorOf(err: unknown): { code: ErrorCode; message: string } {
+  return err instanceof SwitchboardError ? { code: err.code, message: err.message } : { code: "internal", message: "internal error" };
+}
+
+/** Re-throws a validation error of batch item `index` with the item's field in front of its message. */
+function itemError(index: number, field: string, err: unknown): never {
+  if (err instanceof SwitchboardError) throw new SwitchboardError(err.code, `messages[${index}].${field}: ${err.message}`);
+  throw err;
 }
 
 export async function ingestRoutes(app: FastifyInstance, opts: IngestOptions): Promise<void> {
-  app.post<{ Params: Static<typeof RoomParams>; Body: PublishBody }>(
+  /** Single publish: the hot path. */
+  app.post<{ Params: RoomParams; Body: PublishBody }>(
     "/v1/rooms/:room/messages",
-    { schema: { params: RoomParams, body: PublishBody }, bodyLimit: MAX_DATA_BYTES + 4096 },
+    { schema: { params: RoomParams, body: PublishBody }, bodyLimit: SINGLE_BODY_LIMIT },
     async (req, reply) => {
+      const key = await authorize(opts, req);
       const room = assertRoom(req.params.room);
-      const key = await opts.nats.get().keys.authenticate(authorizationOf(req));
-      const headerKey = req.headers["idempotency-key"];
-      const idempotencyKey = req.body.idempotencyKey ?? (typeof headerKey === "string" ? headerKey : undefined);
-      const traceparent = req.headers[HEADER_TRACEPARENT];
+      assertCeiling(key, room, "publish");
+      const dataJson = encodeData(req.body.data);
+      opts.limiter.take(key.kid, 1);
       const result = await storeMessage(opts, {
         app: key.appId,
         room,
         event: req.body.event,
-        data: req.body.data,
+        dataJson,
         clientId: req.body.clientId,
-        idempotencyKey,
-        traceparent: typeof traceparent === "string" ? traceparent : undefined,
+        idempotencyKey: idempotencyKeyOf(req, req.body.idempotencyKey),
+        traceparent: traceparentOf(req.headers[HEADER_TRACEPARENT]),
       });
       return reply.status(201).send(result);
+    },
+  );
+
+  /** Batch publish: each item validated and stored on its own; results in request order. */
+  app.post<{ Body: BatchBody }>(
+    "/v1/messages",
+    { schema: { body: BatchBody }, bodyLimit: BATCH_BODY_LIMIT },
+    async (req, reply) => {
+      const key = await authorize(opts, req);
+      const traceparent = traceparentOf(req.headers[HEADER_TRACEPARENT]);
+      const items = req.body.messages;
+      const results: ItemResult[] = new Array<ItemResult>(items.length);
+      const valid: Array<{ index: number; store: StoreRequest }> = [];
+      for (let i = 0; i < items.length; i++) {
+        try {
+          const item = checkBatchItem(items[i], i);
+          let room: string;
+          let dataJson: string;
+          try {
+            room = assertRoom(item.room);
+            assertCeiling(key, room, "publish");
+          } catch (err) {
+            itemError(i, "room", err);
+          }
+          try {
+            dataJson = encodeData(item.data);
+          } catch (err) {
+            itemError(i, "data", err);
+          }
+          valid.push({
+            index: i,
+            store: { app: key.appId, room, event: item.event, dataJson, clientId: item.clientId, idempotencyKey: item.idempotencyKey, traceparent },
+          });
+        } catch (err) {
+          results[i] = { error: errorOf(err) };
+        }
+      }
+      if (valid.length > 0) {
+        const granted = opts.limiter.take(key.kid, valid.length);
+        for (let v = granted; v < valid.length; v++) {
+          const index = (valid[v] as { index: number }).index;
+          results[index] = { error: { code: "rate_limited", message: `messages[${index}]: over this API key's rate limit; retry it later` } };
+        }
+        let stored = 0;
+        await Promise.all(
+          valid.slice(0, granted).map(async ({ index, store }) => {
+            try {
+              results[index] = await storeMessage(opts, store);
+              stored++;
+            } catch (err) {
+              results[index] = { error: errorOf(err) };
+            }
+          }),
+        );
+        // Nothing could be stored: the batch as a whole is unavailable (per-item outcomes in details).
+        if (stored === 0 && granted > 0)
+          throw new SwitchboardError("unavailable", "JetStream could not store any message of the batch; retry", {
+            retryAfter: RETRY_AFTER_S,
+            details: { results },
+          });
+        if (stored < granted) void reply.header("retry-after", String(RETRY_AFTER_S));
+      }
+      return reply.status(201).send({ results });
+    },
+  );
+
+  /** Livestorm-compatible publish: scope → one room; nesting is done by subscribers listening on all three. */
+  app.post<{ Body: PubSubBody }>(
+    "/api/v1/pub_subs",
+    { schema: { body: PubSubBody }, bodyLimit: SINGLE_BODY_LIMIT },
+    async (req, reply) => {
+      const key = await authorize(opts, req, true);
+      const room = roomOfScope(req.body.scope);
+      assertCeiling(key, room, "publish");
+      const event = req.body.payload.event;
+      const dataJson = encodeData(event.data);
+      opts.limiter.take(key.kid, 1);
+      const result = await storeMessage(opts, {
+        app: key.appId,
+        room,
+        event: event.eventName,
+        dataJson,
+        idempotencyKey: idempotencyKeyOf(req, undefined),
+        traceparent: traceparentOf(req.headers[HEADER_TRACEPARENT]),
+      });
+      return reply.status(201).send(result);
+    },
+  );
+
+  app.post<{ Params: RoomParams; Body: DisconnectBody }>(
+    "/v1/rooms/:room/disconnect",
+    { schema: { params: RoomParams, body: DisconnectBody } },
+    async (req) => {
+      const key = await authorize(opts, req);
+      const room = assertRoom(req.params.room);
+      assertCeiling(key, room, "moderate");
+      const { clientId, connectionId, reason } = req.body;
+      if ((clientId === undefined) === (connectionId === undefined))
+        throw new SwitchboardError("bad_request", "body: send exactly one of clientId or connectionId");
+      const target = clientId !== undefined ? { clientId } : { connectionId: connectionId as string };
+      const affected = await sendControl(
+        opts.nats.get().nc,
+        key.appId,
+        { op: "disconnect", room, ...target, ...(reason !== undefined ? { reason } : {}) },
+        opts.log,
+      );
+      return { affected };
+    },
+  );
+
+  app.delete<{ Params: MessageParams }>(
+    "/v1/rooms/:room/messages/:id",
+    { schema: { params: MessageParams } },
+    async (req) => {
+      const key = await authorize(opts, req);
+      const room = assertRoom(req.params.room);
+      assertCeiling(key, room, "moderate");
+      const { jsm, nc } = opts.nats.get();
+      const offset = await deleteStoredMessage(jsm, key.appId, room, req.params.id);
+      const affected = await sendControl(nc, key.appId, { op: "delete", room, messageId: messageIdFromOffset(offset), offset }, opts.log);
+      return { affected };
     },
   );
 }

@@ -9,6 +9,7 @@ import {
   createRegistry,
   ensureRoomsStream,
   ingestMetrics,
+  int,
   jetstream,
   jetstreamManager,
   loadConfig,
@@ -20,11 +21,21 @@ import {
 } from "@switchboard/core";
 import { createHttpService } from "@switchboard/http";
 import { ingestRoutes, type IngestDeps } from "./app.js";
+import { createRateLimiter } from "./ratelimit.js";
 
 const SERVICE = "publish-ingest";
 
+/** Per-API-key publish limit: messages per second (0 = no limit) and burst. */
+export const DEFAULT_INGEST_RATE = 10_000;
+export const DEFAULT_INGEST_BURST = 20_000;
+
 runService(SERVICE, async (signal) => {
-  const config = loadConfig({ ...commonSpec, PORT: portSetting(DEFAULT_PORTS.ingest) });
+  const config = loadConfig({
+    ...commonSpec,
+    PORT: portSetting(DEFAULT_PORTS.ingest),
+    SWITCHBOARD_INGEST_RATE: int(DEFAULT_INGEST_RATE, 0, 10_000_000),
+    SWITCHBOARD_INGEST_BURST: int(DEFAULT_INGEST_BURST, 1, 10_000_000),
+  });
   const log = createLogger(SERVICE, config.LOG_LEVEL);
   const registry = createRegistry(SERVICE);
   const box = new SecretBox(resolveMasterKey(config.SWITCHBOARD_MASTER_KEY, log));
@@ -49,12 +60,17 @@ runService(SERVICE, async (signal) => {
       const buckets = await openBuckets(js, [Buckets.keys], config.SWITCHBOARD_REPLICAS);
       const keys = new KeyRegistry(buckets[Buckets.keys], box, log);
       await keys.start(signal);
-      return { js, keys };
+      return { nc, js, jsm, keys };
     },
   });
 
   const app = createHttpService({ service: SERVICE, log, registry, ready: nats.ready });
-  await app.register(ingestRoutes, { nats, metrics: ingestMetrics(registry) });
+  await app.register(ingestRoutes, {
+    nats,
+    metrics: ingestMetrics(registry),
+    limiter: createRateLimiter({ rate: config.SWITCHBOARD_INGEST_RATE, burst: config.SWITCHBOARD_INGEST_BURST }),
+    log,
+  });
   await app.listen({ host: config.HOST, port: config.PORT });
 
   return {

@@ -1,0 +1,62 @@
+/**
+ * Per-API-key rate limit for publish-ingest (DESIGN §6: 429 + Retry-After). A token bucket per key id: `rate`
+ * messages per second refill, up to `burst`. A batch takes one token per message. Checked on every publish, so it
+ * does no allocation on the hot path beyond the first request of a key.
+ */
+import { SwitchboardError } from "@switchboard/protocol";
+
+export interface RateLimitOptions {
+  /** Messages per second per key; 0 disables the limit. */
+  rate: number;
+  /** Largest burst per key (tokens held when idle). */
+  burst: number;
+  now?: () => number;
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/** Buckets idle this long are full again and can be forgotten. */
+const MAX_KEYS = 100_000;
+
+export interface RateLimiter {
+  /**
+   * Takes up to `want` tokens for `kid`; returns how many were granted (0..want). Throws `rate_limited` with
+   * `retryAfter` when none are available.
+   */
+  take(kid: string, want: number): number;
+}
+
+export function createRateLimiter(opts: RateLimitOptions): RateLimiter {
+  if (opts.rate <= 0) return { take: (_kid, want) => want };
+  const now = opts.now ?? Date.now;
+  const perMs = opts.rate / 1000;
+  const buckets = new Map<string, Bucket>();
+  return {
+    take(kid, want) {
+      const t = now();
+      let b = buckets.get(kid);
+      if (b === undefined) {
+        if (buckets.size >= MAX_KEYS) buckets.clear();
+        b = { tokens: opts.burst, at: t };
+        buckets.set(kid, b);
+      } else if (t > b.at) {
+        b.tokens = Math.min(opts.burst, b.tokens + (t - b.at) * perMs);
+        b.at = t;
+      }
+      if (b.tokens < 1) {
+        const retryAfter = Math.max(1, Math.ceil((1 - b.tokens) / opts.rate));
+        throw new SwitchboardError(
+          "rate_limited",
+          `this API key may publish ${opts.rate} messages per second (burst ${opts.burst}); retry after ${retryAfter} s`,
+          { retryAfter },
+        );
+      }
+      const granted = Math.min(want, Math.floor(b.tokens));
+      b.tokens -= granted;
+      return granted;
+    },
+  };
+}

@@ -1,0 +1,93 @@
+/**
+ * Request schemas of publish-ingest (DESIGN §6), TypeBox. Fastify validates whole bodies with them (errors name the
+ * field, via the shared HTTP shell); batch items are checked one by one here so one bad item fails only itself.
+ */
+import { Type, type Static } from "@sinclair/typebox";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { CLIENT_ID_MAX, EVENT_MAX, SwitchboardError } from "@switchboard/protocol";
+
+/** Largest batch (DESIGN §6). */
+export const MAX_BATCH = 1000;
+/** Largest idempotency key. */
+export const IDEMPOTENCY_KEY_MAX = 128;
+/** WebSocket close reasons are at most 123 bytes. */
+export const REASON_MAX = 123;
+
+const EventName = Type.String({ minLength: 1, maxLength: EVENT_MAX, pattern: "^[A-Za-z0-9_\\-:.]+$" });
+const ClientId = Type.String({ minLength: 1, maxLength: CLIENT_ID_MAX });
+const IdempotencyKey = Type.String({ minLength: 1, maxLength: IDEMPOTENCY_KEY_MAX });
+/** Room names are checked by assertRoom (code invalid_room); the schema only bounds the string. */
+const RoomName = Type.String({ minLength: 1, maxLength: 1024 });
+
+export const RoomParams = Type.Object({ room: RoomName });
+export type RoomParams = Static<typeof RoomParams>;
+
+export const MessageParams = Type.Object({ room: RoomName, id: Type.String({ minLength: 1, maxLength: 64 }) });
+export type MessageParams = Static<typeof MessageParams>;
+
+export const PublishBody = Type.Object(
+  {
+    event: EventName,
+    data: Type.Optional(Type.Unknown()),
+    clientId: Type.Optional(ClientId),
+    idempotencyKey: Type.Optional(IdempotencyKey),
+  },
+  { additionalProperties: false },
+);
+export type PublishBody = Static<typeof PublishBody>;
+
+/** Items are `unknown` here so the batch itself validates; each item is checked by checkBatchItem. */
+export const BatchBody = Type.Object(
+  { messages: Type.Array(Type.Unknown(), { minItems: 1, maxItems: MAX_BATCH }) },
+  { additionalProperties: false },
+);
+export type BatchBody = Static<typeof BatchBody>;
+
+export const BatchItem = Type.Object(
+  {
+    room: RoomName,
+    event: EventName,
+    data: Type.Optional(Type.Unknown()),
+    clientId: Type.Optional(ClientId),
+    idempotencyKey: Type.Optional(IdempotencyKey),
+  },
+  { additionalProperties: false },
+);
+export type BatchItem = Static<typeof BatchItem>;
+
+const batchItemCheck = TypeCompiler.Compile(BatchItem);
+
+/** Returns the item typed, or throws `bad_request` naming the field (`messages[3].event: …`). */
+export function checkBatchItem(item: unknown, index: number): BatchItem {
+  if (batchItemCheck.Check(item)) return item;
+  const where = `messages[${index}]`;
+  if (typeof item !== "object" || item === null || Array.isArray(item))
+    throw new SwitchboardError("bad_request", `${where} must be an object {room, event, data, idempotencyKey?}`);
+  const first = batchItemCheck.Errors(item).First();
+  if (first === undefined) throw new SwitchboardError("bad_request", `${where} is invalid`);
+  // TypeBox names the field in `path` (`/event`), for missing and unexpected properties alike.
+  throw new SwitchboardError("bad_request", `${where}${first.path.replace(/\//g, ".")}: ${first.message}`);
+}
+
+/** Livestorm-compatible body (extra fields are tolerated, as a Livestorm client may send them). */
+export const PubSubBody = Type.Object({
+  scope: Type.Object({
+    type: Type.Union([Type.Literal("organization"), Type.Literal("event"), Type.Literal("session")]),
+    event_id: Type.Optional(Type.String({ minLength: 1, maxLength: 120 })),
+    session_id: Type.Optional(Type.String({ minLength: 1, maxLength: 120 })),
+  }),
+  payload: Type.Object({
+    event: Type.Object({ eventName: EventName, data: Type.Optional(Type.Unknown()) }),
+  }),
+});
+export type PubSubBody = Static<typeof PubSubBody>;
+
+export const DisconnectBody = Type.Object(
+  {
+    clientId: Type.Optional(ClientId),
+    connectionId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    reason: Type.Optional(Type.String({ maxLength: REASON_MAX })),
+  },
+  { additionalProperties: false },
+);
+export type DisconnectBody = Static<typeof DisconnectBody>;

@@ -1,0 +1,87 @@
+/**
+ * Storing one message in the rooms stream. Resolves with `{id, offset}` only once JetStream acknowledged the store;
+ * every failure to store (timeout, no responders, disconnected, no quorum) becomes `unavailable` (503, Retry-After),
+ * so no caller can answer 2xx for a message that is not stored. This is the ingest hot path.
+ */
+import { headers as natsHeaders } from "@nats-io/transport-node";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { SwitchboardError, messageIdFromOffset, type PublishResult } from "@switchboard/protocol";
+import {
+  HEADER_TRACEPARENT,
+  Subjects,
+  encodeBody,
+  type KeyRegistry,
+  type NatsRuntime,
+  type ingestMetrics,
+} from "@switchboard/core";
+
+/** How long a publish waits for the JetStream acknowledgement before answering 503. */
+export const STORE_TIMEOUT_MS = 2000;
+/** Seconds a client should wait before retrying after a 503. */
+export const RETRY_AFTER_S = 1;
+
+export interface IngestDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  keys: KeyRegistry;
+}
+
+export interface StoreContext {
+  nats: NatsRuntime<IngestDeps>;
+  metrics: ReturnType<typeof ingestMetrics>;
+}
+
+export interface StoreRequest {
+  app: string;
+  room: string;
+  event: string;
+  /** `data` already encoded by encodeData (so size errors surface before anything is sent). */
+  dataJson: string;
+  clientId?: string | undefined;
+  idempotencyKey?: string | undefined;
+  traceparent?: string | undefined;
+}
+
+const TRACEPARENT_RE = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/** The W3C traceparent header when well formed, else undefined (a malformed one is dropped, not an error). */
+export function traceparentOf(value: string | string[] | undefined): string | undefined {
+  return typeof value === "string" && TRACEPARENT_RE.test(value) ? value : undefined;
+}
+
+/** A 503 with Retry-After: NATS or JetStream could not do what was asked. */
+export function unavailable(message: string, cause?: unknown): SwitchboardError {
+  return new SwitchboardError("unavailable", message, { retryAfter: RETRY_AFTER_S, cause });
+}
+
+/** Stores one message; resolves with its id and offset once stored, rejects with `unavailable` otherwise. */
+export async function storeMessage(ctx: StoreContext, req: StoreRequest): Promise<PublishResult> {
+  const { js } = ctx.nats.get();
+  const body = encodeBody({
+    event: req.event,
+    dataJson: req.dataJson,
+    timestamp: Date.now(),
+    ...(req.clientId !== undefined ? { clientId: req.clientId } : {}),
+  });
+  let h;
+  if (req.traceparent !== undefined) {
+    h = natsHeaders();
+    h.set(HEADER_TRACEPARENT, req.traceparent);
+  }
+  const started = performance.now();
+  try {
+    const ack = await js.publish(Subjects.room(req.app, req.room), body, {
+      timeout: STORE_TIMEOUT_MS,
+      ...(req.idempotencyKey !== undefined ? { msgID: `${req.app}:${req.idempotencyKey}` } : {}),
+      ...(h !== undefined ? { headers: h } : {}),
+    });
+    ctx.metrics.storeLatency.observe((performance.now() - started) / 1000);
+    ctx.metrics.published.inc({ result: ack.duplicate ? "duplicate" : "stored" });
+    return { id: messageIdFromOffset(ack.seq), offset: ack.seq };
+  } catch (err) {
+    ctx.metrics.published.inc({ result: "failed" });
+    throw unavailable("JetStream could not store the message; retry", err);
+  }
+}
