@@ -1,0 +1,41 @@
+/**
+ * Offline token signing (DESIGN §3): claims built and signed by @switchboard/protocol exactly as the auth service
+ * does, with the secret of the SDK's API key. No network.
+ */
+import {
+  SwitchboardError,
+  buildClaims,
+  parseApiKey,
+  signToken,
+  tokenResponse,
+  type SigningKey,
+  type TokenRequest,
+  type TokenResponse,
+} from "@switchboard/protocol";
+
+export function signingKeyOf(apiKey: unknown): SigningKey {
+  const key = typeof apiKey === "string" ? parseApiKey(apiKey) : undefined;
+  if (key === undefined)
+    throw new SwitchboardError(
+      "bad_request",
+      "apiKey must look like <appId>.<keyId>:<secret> (npm start prints the dev key; it is also in .data/dev.json)",
+    );
+  return key;
+}
+
+export async function signOffline(key: SigningKey, req: TokenRequest): Promise<TokenResponse> {
+  const claims = buildClaims(req);
+  return tokenResponse(await signToken(claims, key), claims);
+}
+
+/** Seconds from now until an absolute time given as a Date or epoch milliseconds. */
+export function secondsUntil(expireTime: Date | number, now = Date.now()): number {
+  const ms = expireTime instanceof Date ? expireTime.getTime() : expireTime;
+  if (typeof ms !== "number" || !Number.isFinite(ms))
+    throw new SwitchboardError("bad_request", "expireTime must be a Date or epoch milliseconds");
+  if (ms < 1e12)
+    throw new SwitchboardError("bad_request", "expireTime looks like epoch seconds; pass epoch milliseconds or a Date");
+  const seconds = Math.ceil((ms - now) / 1000);
+  if (seconds < 1) throw new SwitchboardError("bad_request", "expireTime must be in the future");
+  return seconds;
+}
