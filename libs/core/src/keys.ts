@@ -14,6 +14,15 @@ export interface AppRecord {
   id: string;
   name: string;
   createdAt: number;
+  /** Per-app history retention (DESIGN §7); history enforces it where stricter than the stream's. */
+  retention?: AppRetentionSettings;
+}
+
+export interface AppRetentionSettings {
+  /** Messages older than this are not returned (default: SWITCHBOARD_RETENTION_MAX_AGE, 24 h). */
+  maxAgeMs?: number;
+  /** Messages kept per room (default: SWITCHBOARD_RETENTION_MAX_MESSAGES, 10 000). */
+  maxMessagesPerRoom?: number;
 }
 
 export interface SealedSecret {
