@@ -8,6 +8,7 @@ import {
   commonSpec,
   createLogger,
   createRegistry,
+  int,
   jetstream,
   loadConfig,
   openBuckets,
@@ -21,6 +22,8 @@ import {
 import { createHttpService } from "@switchboard/http";
 import { authRoutes, type AuthDeps } from "./app.js";
 import { ensureDevKey, parseDevKey } from "./devkey.js";
+import { createIssuer, MAX_TOKENS_PER_CALL } from "./issuer.js";
+import { IssuanceLimiter } from "./ratelimit.js";
 
 const SERVICE = "auth";
 
@@ -30,12 +33,16 @@ runService(SERVICE, async (signal) => {
     PORT: portSetting(DEFAULT_PORTS.auth),
     SWITCHBOARD_ADMIN_TOKEN: secretToken(16),
     SWITCHBOARD_DEV_KEY: str(),
+    SWITCHBOARD_TOKEN_RATE: int(1000, 1, 10_000_000),
+    SWITCHBOARD_TOKEN_BURST: int(5000, 1, 10_000_000),
   });
   const devKey = parseDevKey(config.SWITCHBOARD_DEV_KEY);
   const log = createLogger(SERVICE, config.LOG_LEVEL);
   const registry = createRegistry(SERVICE);
   const box = new SecretBox(resolveMasterKey(config.SWITCHBOARD_MASTER_KEY, log));
   if (config.SWITCHBOARD_ADMIN_TOKEN === undefined) log.warn("SWITCHBOARD_ADMIN_TOKEN is not set: the admin API is disabled");
+  if (config.SWITCHBOARD_TOKEN_BURST < MAX_TOKENS_PER_CALL)
+    log.warn({ burst: config.SWITCHBOARD_TOKEN_BURST }, `SWITCHBOARD_TOKEN_BURST is below ${MAX_TOKENS_PER_CALL}: larger counts are refused`);
 
   const nats = startNatsRuntime<AuthDeps>({
     servers: config.NATS_URL,
@@ -52,17 +59,23 @@ runService(SERVICE, async (signal) => {
       if (devKey !== undefined) await ensureDevKey(devKey, b[Buckets.apps], b[Buckets.keys], box, log);
       const keys = new KeyRegistry(b[Buckets.keys], box, log);
       await keys.start(signal);
-      return { apps: b[Buckets.apps], keysKv: b[Buckets.keys], keys };
+      return {
+        nc,
+        apps: b[Buckets.apps],
+        keysKv: b[Buckets.keys],
+        sessions: b[Buckets.sessions],
+        revocations: b[Buckets.revocations],
+        keys,
+      };
     },
   });
 
-  const app = createHttpService({ service: SERVICE, log, registry, ready: nats.ready });
-  await app.register(authRoutes, {
-    nats,
-    box,
-    adminToken: config.SWITCHBOARD_ADMIN_TOKEN,
+  const issuer = createIssuer({
+    limiter: new IssuanceLimiter({ rate: config.SWITCHBOARD_TOKEN_RATE, burst: config.SWITCHBOARD_TOKEN_BURST }),
     metrics: authMetrics(registry),
   });
+  const app = createHttpService({ service: SERVICE, log, registry, ready: nats.ready });
+  await app.register(authRoutes, { nats, box, adminToken: config.SWITCHBOARD_ADMIN_TOKEN, issuer, log });
   await app.listen({ host: config.HOST, port: config.PORT });
 
   return {

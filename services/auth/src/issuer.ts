@@ -1,0 +1,35 @@
+/**
+ * Token issuance shared by POST /v1/tokens and session tokens: rate limit per key, claims built and validated once
+ * per call (a `count` of tokens differ only in `jti`), HS256 signing with node:crypto.
+ */
+import { buildClaims, tokenResponse, type TokenRequest, type TokenResponse } from "@switchboard/protocol";
+import type { ResolvedKey, authMetrics } from "@switchboard/core";
+import type { IssuanceLimiter } from "./ratelimit.js";
+import { newJtis, signHs256 } from "./sign.js";
+
+export const MAX_TOKENS_PER_CALL = 1000;
+
+export type IssueResult = TokenResponse | { tokens: TokenResponse[] };
+
+export interface Issuer {
+  /** One token, or `{tokens}` when `count` is given. */
+  issue(request: TokenRequest, count: number | undefined, key: ResolvedKey): IssueResult;
+}
+
+export function createIssuer(deps: { limiter: IssuanceLimiter; metrics: ReturnType<typeof authMetrics> }): Issuer {
+  return {
+    issue(request, count, key) {
+      const n = count ?? 1;
+      const template = buildClaims(request, { ceiling: key.ceilingMap, jti: "" });
+      deps.limiter.take(key.kid, n);
+      const jtis = newJtis(n);
+      const out = new Array<TokenResponse>(n);
+      for (let i = 0; i < n; i++) {
+        const claims = { ...template, jti: jtis[i]! };
+        out[i] = tokenResponse(signHs256(claims, key), claims);
+      }
+      deps.metrics.tokensIssued.inc(n);
+      return count === undefined ? out[0]! : { tokens: out };
+    },
+  };
+}
