@@ -45,6 +45,8 @@ export interface HistoryRequest {
   id: number;
   room: string;
   limit?: number;
+  /** Newest first (default) or oldest first; the page's order and the way `before`/`after` bound it. */
+  direction?: "backwards" | "forwards";
   before?: number;
   after?: number;
   start?: number;
@@ -300,6 +302,11 @@ export function parseRequest(text: string): ClientRequest {
       const req: HistoryRequest = { type, id, room: room(o, id) };
       const limit = optInt(o, "limit", id, 1, HISTORY_LIMIT_MAX);
       if (limit !== undefined) req.limit = limit;
+      const direction = o["direction"];
+      if (direction !== undefined) {
+        if (direction !== "backwards" && direction !== "forwards") fail(id, 'direction must be "backwards" or "forwards"');
+        req.direction = direction;
+      }
       for (const key of ["before", "after", "start", "end"] as const) {
         const v = optInt(o, key, id, 0);
         if (v !== undefined) req[key] = v;
