@@ -1,10 +1,14 @@
 /**
  * history routes (DESIGN §7) and the NATS request/reply endpoint gateways use for resume.
+ *
+ * Auth: an API key of an app reads that app's rooms; a token (Bearer JWT) reads the rooms where it has `history`
+ * (presence also accepts `presence`, occupancy also `metrics`). The app is always the key's or the token's, so
+ * nobody reads another app's data.
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Type, type Static } from "@sinclair/typebox";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { HISTORY_LIMIT_MAX, SwitchboardError, assertRoom, isValidRoom, type Capability } from "@switchboard/protocol";
+import { HISTORY_LIMIT_MAX, SwitchboardError, assertRoom, isValidRoom, type Capability, type EffectivePermissions } from "@switchboard/protocol";
 import {
   QUEUE_HISTORY,
   Subjects,
@@ -16,10 +20,14 @@ import {
   type historyMetrics,
 } from "@switchboard/core";
 import { authorizationOf } from "@switchboard/http";
-import { applyCursor, type ReadQuery, type Reader } from "./reader.js";
+import { applyCursor, type Direction, type ReadQuery, type Reader } from "./reader.js";
+import type { RetentionPolicy } from "./retention.js";
+import type { RoomState } from "./roomstate.js";
 
 export interface HistoryDeps {
   reader: Reader;
+  roomState: RoomState;
+  retention: RetentionPolicy;
   keys: KeyRegistry;
   revocations: RevocationRegistry;
 }
@@ -43,32 +51,57 @@ const MessagesQuery = Type.Object(
   { additionalProperties: false },
 );
 type MessagesQuery = Static<typeof MessagesQuery>;
+const RoomsQuery = Type.Object({ prefix: Type.Optional(Type.String({ maxLength: 128 })) }, { additionalProperties: false });
 
 export const DEFAULT_LIMIT = 100;
 
-/**
- * The app whose room is read: from an API key of that app, or from a token carrying `cap` on the room.
- */
-async function appFor(req: FastifyRequest, deps: HistoryDeps, room: string, cap: Capability): Promise<string> {
+interface Caller {
+  appId: string;
+  /** Undefined for an API key (every room of its app). */
+  permissions: EffectivePermissions | undefined;
+}
+
+async function callerOf(req: FastifyRequest, deps: HistoryDeps): Promise<Caller> {
   const header = authorizationOf(req);
   const bearer = header?.startsWith("Bearer ") ? header.slice(7).trim() : undefined;
   if (bearer !== undefined && !bearer.includes(":")) {
     const v = await verifyToken(bearer, { keys: deps.keys, revocations: deps.revocations });
-    if (!v.permissions.can(room, cap))
-      throw new SwitchboardError("unauthorized", `token lacks the ${cap} capability on room ${room}`, { status: 403 });
-    return v.key.appId;
+    return { appId: v.key.appId, permissions: v.permissions };
   }
-  return (await deps.keys.authenticate(header)).appId;
+  return { appId: (await deps.keys.authenticate(header)).appId, permissions: undefined };
+}
+
+/** The app whose room is read: from an API key of that app, or from a token carrying one of `caps` on the room. */
+async function appFor(req: FastifyRequest, deps: HistoryDeps, room: string, caps: readonly Capability[]): Promise<string> {
+  const c = await callerOf(req, deps);
+  if (c.permissions !== undefined && !caps.some((cap) => c.permissions!.can(room, cap)))
+    throw new SwitchboardError("unauthorized", `token lacks the ${caps.join(" or ")} capability on room ${room}`, { status: 403 });
+  return c.appId;
+}
+
+/** A read over both transports: counts the request and maps unexpected failures to `unavailable` (retry). */
+async function counted<T>(metrics: HistoryOptions["metrics"], source: "http" | "nats", work: () => Promise<T>): Promise<T> {
+  try {
+    const out = await work();
+    metrics.requests.inc({ source, result: "ok" });
+    return out;
+  } catch (err) {
+    metrics.requests.inc({ source, result: "error" });
+    if (err instanceof SwitchboardError) throw err;
+    throw new SwitchboardError("unavailable", "JetStream could not be read; retry", { retryAfter: 1, cause: err });
+  }
 }
 
 export async function historyRoutes(app: FastifyInstance, opts: HistoryOptions): Promise<void> {
+  const { metrics } = opts;
+
   app.get<{ Params: Static<typeof RoomParams>; Querystring: MessagesQuery }>(
     "/v1/rooms/:room/messages",
     { schema: { params: RoomParams, querystring: MessagesQuery } },
     async (req) => {
       const room = assertRoom(req.params.room);
       const deps = opts.nats.get();
-      const appId = await appFor(req, deps, room, "history");
+      const appId = await appFor(req, deps, room, ["history"]);
       const q = req.query;
       let query: ReadQuery = {
         app: appId,
@@ -81,20 +114,52 @@ export async function historyRoutes(app: FastifyInstance, opts: HistoryOptions):
         end: q.end,
       };
       if (q.next !== undefined) query = applyCursor(query, q.next);
-      try {
-        const page = await deps.reader.read(query);
-        opts.metrics.requests.inc({ source: "http", result: "ok" });
-        return page;
-      } catch (err) {
-        opts.metrics.requests.inc({ source: "http", result: "error" });
-        if (err instanceof SwitchboardError) throw err;
-        throw new SwitchboardError("unavailable", "JetStream could not be read; retry", { retryAfter: 1, cause: err });
-      }
+      return counted(metrics, "http", () => deps.reader.read(query));
     },
   );
+
+  app.get<{ Params: Static<typeof RoomParams> }>("/v1/rooms/:room/presence", { schema: { params: RoomParams } }, async (req) => {
+    const room = assertRoom(req.params.room);
+    const deps = opts.nats.get();
+    const appId = await appFor(req, deps, room, ["history", "presence"]);
+    return { members: await counted(metrics, "http", () => deps.roomState.presence(appId, room)) };
+  });
+
+  app.get<{ Params: Static<typeof RoomParams> }>("/v1/rooms/:room/occupancy", { schema: { params: RoomParams } }, async (req) => {
+    const room = assertRoom(req.params.room);
+    const deps = opts.nats.get();
+    const appId = await appFor(req, deps, room, ["history", "metrics"]);
+    return counted(metrics, "http", () => deps.roomState.occupancy(appId, room));
+  });
+
+  app.get<{ Querystring: Static<typeof RoomsQuery> }>("/v1/rooms", { schema: { querystring: RoomsQuery } }, async (req) => {
+    const deps = opts.nats.get();
+    const caller = await callerOf(req, deps);
+    const rooms = await counted(metrics, "http", async () =>
+      deps.roomState.rooms(caller.appId, req.query.prefix ?? "", (await deps.retention.effective(caller.appId)).maxMessagesPerRoom),
+    );
+    const p = caller.permissions;
+    return { rooms: p === undefined ? rooms : rooms.filter((r) => p.can(r.room, "history")) };
+  });
 }
 
-/** Serves `sb.hist.<app>` requests `{room, limit?, direction?, before?, after?, next?}` in the `history` queue group. */
+const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isSafeInteger(v) && v >= 0 ? v : undefined);
+
+/** The gateway's request body as a read: `{room, limit?, direction?, before?, after?, start?, end?, next?}`. */
+export function natsQuery(app: string, r: Record<string, unknown>): ReadQuery {
+  if (!isValidRoom(r["room"])) throw new SwitchboardError("invalid_room", "room is invalid");
+  const limit = r["limit"] === undefined ? DEFAULT_LIMIT : r["limit"];
+  if (typeof limit !== "number") throw new SwitchboardError("bad_request", `limit must be an integer from 1 to ${HISTORY_LIMIT_MAX}`);
+  const direction: Direction = r["direction"] === "forwards" ? "forwards" : "backwards";
+  const q: ReadQuery = { app, room: r["room"], limit, direction, before: num(r["before"]), after: num(r["after"]), start: num(r["start"]), end: num(r["end"]) };
+  return typeof r["next"] === "string" ? applyCursor(q, r["next"]) : q;
+}
+
+/**
+ * Serves `sb.hist.<app>` requests in the `history` queue group (any number of history processes share them):
+ * the body is natsQuery's, plus `withLast: true` to get the room's last offset; the reply is `{messages, next}`
+ * (and `last`) or `{error: {code, message}}`.
+ */
 export function serveHistoryRequests(nc: NatsConnection, reader: Reader, metrics: HistoryOptions["metrics"], log: Logger): Subscription {
   const sub = nc.subscribe(Subjects.historyAll, { queue: QUEUE_HISTORY });
   void (async () => {
@@ -103,26 +168,12 @@ export function serveHistoryRequests(nc: NatsConnection, reader: Reader, metrics
       void (async () => {
         try {
           const r = m.json<Record<string, unknown>>();
-          if (!isValidRoom(r["room"])) throw new SwitchboardError("invalid_room", "room is invalid");
-          let q: ReadQuery = {
-            app,
-            room: r["room"],
-            limit: typeof r["limit"] === "number" ? r["limit"] : DEFAULT_LIMIT,
-            direction: r["direction"] === "forwards" ? "forwards" : "backwards",
-            before: typeof r["before"] === "number" ? r["before"] : undefined,
-            after: typeof r["after"] === "number" ? r["after"] : undefined,
-            start: typeof r["start"] === "number" ? r["start"] : undefined,
-            end: typeof r["end"] === "number" ? r["end"] : undefined,
-          };
-          if (typeof r["next"] === "string") q = applyCursor(q, r["next"]);
-          const page = await reader.read(q);
+          const q = natsQuery(app, r);
+          const page = await counted(metrics, "nats", () => reader.read(q));
           const last = r["withLast"] === true ? await reader.lastOffset(app, q.room) : undefined;
-          metrics.requests.inc({ source: "nats", result: "ok" });
           m.respond(JSON.stringify(last === undefined ? page : { ...page, last }));
         } catch (err) {
-          metrics.requests.inc({ source: "nats", result: "error" });
-          const e =
-            err instanceof SwitchboardError ? err : new SwitchboardError("unavailable", "history read failed; retry", { cause: err });
+          const e = err instanceof SwitchboardError ? err : new SwitchboardError("bad_request", "request body is not a JSON object");
           if (e.code === "unavailable") log.warn({ err }, "history request failed");
           m.respond(JSON.stringify({ error: e.toJSON() }));
         }

@@ -22,6 +22,8 @@ import {
 import { createHttpService } from "@switchboard/http";
 import { historyRoutes, serveHistoryRequests, type HistoryDeps } from "./app.js";
 import { createReader } from "./reader.js";
+import { createRetentionPolicy } from "./retention.js";
+import { createRoomState } from "./roomstate.js";
 
 const SERVICE = "history";
 
@@ -39,24 +41,18 @@ runService(SERVICE, async (signal) => {
     signal,
     setup: async (nc) => {
       const jsm = await jetstreamManager(nc);
-      await ensureRoomsStream(
-        jsm,
-        {
-          maxAgeMs: config.SWITCHBOARD_RETENTION_MAX_AGE,
-          maxMessagesPerRoom: config.SWITCHBOARD_RETENTION_MAX_MESSAGES,
-          replicas: config.SWITCHBOARD_REPLICAS,
-        },
-        log,
-      );
+      const stream = { maxAgeMs: config.SWITCHBOARD_RETENTION_MAX_AGE, maxMessagesPerRoom: config.SWITCHBOARD_RETENTION_MAX_MESSAGES };
+      await ensureRoomsStream(jsm, { ...stream, replicas: config.SWITCHBOARD_REPLICAS }, log);
       const js = jetstream(nc);
-      const b = await openBuckets(js, [Buckets.keys, Buckets.revocations], config.SWITCHBOARD_REPLICAS);
+      const b = await openBuckets(js, [Buckets.keys, Buckets.revocations, Buckets.apps, Buckets.presence], config.SWITCHBOARD_REPLICAS);
       const keys = new KeyRegistry(b[Buckets.keys], box, log);
       await keys.start(signal);
       const revocations = new RevocationRegistry(b[Buckets.revocations], log);
       await revocations.start(signal);
-      const reader = createReader(js, jsm);
+      const retention = createRetentionPolicy(b[Buckets.apps], stream, log);
+      const reader = createReader(js, jsm, retention.of);
       serveHistoryRequests(nc, reader, metrics, log);
-      return { reader, keys, revocations };
+      return { reader, roomState: createRoomState(nc, js, jsm, log), retention, keys, revocations };
     },
   });
 

@@ -1,31 +1,43 @@
 /**
- * Reads a room's messages straight from the rooms stream (DESIGN §7), per room subject: an ephemeral in-memory
- * consumer with `filter_subject` (works on nats-server 2.9 and 2.11+) started at the lower bound, fetching exactly
- * the number of messages it reports pending. Backwards pages widen a window below the upper bound until it holds
- * `limit` messages. `next` is an opaque cursor that continues in the same direction with the same bounds.
+ * Reads a room's messages straight from the rooms stream (DESIGN §7), per room subject, with an ephemeral
+ * in-memory pull consumer filtered on the room (`filter_subject`: works on nats-server 2.9 and 2.11+). A consumer
+ * costs about one round trip to create and streams a whole page in one fetch; direct get (`next_by_subj`) costs
+ * one round trip per message, so it is used only for single lookups (docs/PERFORMANCE.md has the figures).
+ *
+ * - Forwards: one consumer from the lower bound, fetching until `limit + 1` matching messages (the extra one says
+ *   whether there is a next page), the upper bound, or the end. The cursor pins the upper bound at the room's end
+ *   when the first page was read, so paging ends and every message is returned exactly once.
+ * - Backwards: a window of offsets below the upper bound, sized from the room's density (messages per offset) or
+ *   the previous page's span, widened by what it held until it holds `limit + 1` matching messages.
+ * - start/end (ms, on the message `timestamp`) narrow the read itself: a consumer created `by_start_time` reports
+ *   the stream position of a time, which bounds the offsets; the page is then filtered exactly on `timestamp`.
+ *   The stream's own clock may differ from the stamping service's, so the bound is widened by TIME_SKEW_MS.
+ * - Deleted messages are gone from the stream, so neither consumers nor direct gets return them.
+ * - Per-app retention: older than the app's max age is filtered out (a time bound), and a room beyond the app's
+ *   message count is trimmed in the stream (purge with `keep`) before it is read.
  */
-import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, type ConsumerInfo, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import { SwitchboardError, HISTORY_LIMIT_MAX, type StoredMessage } from "@switchboard/protocol";
 import { STREAM_ROOMS, Subjects, storedMessage } from "@switchboard/core";
+import { encodeCursor, type Bounds } from "./cursor.js";
 
-export type Direction = "backwards" | "forwards";
+export { applyCursor, type Direction } from "./cursor.js";
 
-export interface ReadQuery {
+export interface ReadQuery extends Bounds {
   app: string;
   room: string;
   limit: number;
-  direction: Direction;
-  /** Offsets: messages strictly before / after. */
-  before?: number | undefined;
-  after?: number | undefined;
-  /** Epoch ms, inclusive. */
-  start?: number | undefined;
-  end?: number | undefined;
 }
 
 export interface Page {
   messages: StoredMessage[];
   next: string | null;
+}
+
+/** An app's retention where it is stricter than the stream's (undefined fields: the stream's applies). */
+export interface AppRetention {
+  maxAgeMs?: number | undefined;
+  maxMessagesPerRoom?: number | undefined;
 }
 
 export interface Reader {
@@ -34,141 +46,166 @@ export interface Reader {
   lastOffset(app: string, room: string): Promise<number>;
 }
 
-const decoder = new TextDecoder();
+/** How far the stream's clock may be from the clock that stamped `timestamp`. */
+export const TIME_SKEW_MS = 2000;
 const FETCH_BATCH = 256;
+const FETCH_EXPIRES_MS = 1000;
+const decoder = new TextDecoder();
 
-interface Cursor {
-  d: "b" | "f";
-  b?: number;
-  a?: number;
-  s?: number;
-  e?: number;
-}
+type Accept = (m: StoredMessage) => boolean;
 
-export function encodeCursor(c: Cursor): string {
-  return Buffer.from(JSON.stringify(c)).toString("base64url");
-}
-
-export function decodeCursor(next: string): Cursor {
-  try {
-    const c = JSON.parse(Buffer.from(next, "base64url").toString("utf8")) as Cursor;
-    if (c.d !== "b" && c.d !== "f") throw new Error("direction");
-    for (const k of ["b", "a", "s", "e"] as const)
-      if (c[k] !== undefined && (typeof c[k] !== "number" || !Number.isSafeInteger(c[k]))) throw new Error(k);
-    return c;
-  } catch {
-    throw new SwitchboardError("bad_request", "next is not a cursor this service issued; pass it back unchanged");
-  }
-}
-
-/** Applies a cursor over a query (the cursor's bounds replace the query's). */
-export function applyCursor(q: ReadQuery, next: string): ReadQuery {
-  const c = decodeCursor(next);
-  return { ...q, direction: c.d === "b" ? "backwards" : "forwards", before: c.b, after: c.a, start: c.s, end: c.e };
-}
-
-export function createReader(js: JetStreamClient, jsm: JetStreamManager): Reader {
-  async function lastOffset(app: string, room: string): Promise<number> {
-    const m = await jsm.direct.getMessage(STREAM_ROOMS, { last_by_subj: Subjects.room(app, room) });
+export function createReader(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  retentionOf: (app: string) => Promise<AppRetention> = async () => ({}),
+): Reader {
+  async function lastSeq(subject: string): Promise<number> {
+    const m = await jsm.direct.getMessage(STREAM_ROOMS, { last_by_subj: subject });
     return m === null ? 0 : m.seq;
   }
 
-  /** Whether `subject` has a message with lo <= seq <= hi (one direct get). */
-  async function hasAny(subject: string, lo: number, hi: number): Promise<boolean> {
-    if (hi < lo) return false;
-    const m = await jsm.direct.getMessage(STREAM_ROOMS, { seq: lo, next_by_subj: subject });
-    return m !== null && m.seq <= hi;
-  }
-
-  /** Every message of `subject` with lo <= seq <= hi, in order. */
-  async function range(subject: string, lo: number, hi: number, max: number): Promise<Array<{ seq: number; body: string }>> {
-    const ci = await jsm.consumers.add(STREAM_ROOMS, {
+  async function openConsumer(subject: string, from: { seq: number } | { time: number }): Promise<ConsumerInfo> {
+    return jsm.consumers.add(STREAM_ROOMS, {
       filter_subject: subject,
-      deliver_policy: "by_start_sequence" as never,
-      opt_start_seq: lo,
-      ack_policy: "none" as never,
+      ...("seq" in from
+        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from.seq }
+        : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(Math.max(0, from.time)).toISOString() }),
+      ack_policy: AckPolicy.None,
       mem_storage: true,
       num_replicas: 1,
       inactive_threshold: 5_000_000_000,
     });
-    const out: Array<{ seq: number; body: string }> = [];
+  }
+
+  /** Deleting is not awaited: the page does not wait for it, and inactive_threshold removes a leftover. */
+  function closeConsumer(name: string): void {
+    jsm.consumers.delete(STREAM_ROOMS, name).catch(() => undefined);
+  }
+
+  /** The last stream offset stored before time `t` (ms): every message after it was stored at or after `t`. */
+  async function offsetBefore(subject: string, t: number): Promise<number> {
+    const ci = await openConsumer(subject, { time: t });
+    closeConsumer(ci.name);
+    return ci.delivered.stream_seq;
+  }
+
+  /**
+   * Matching messages of `subject` with from <= offset <= to, oldest first, at most `want`. With `maxPending`,
+   * answers `{ tooWide }` without fetching when more than that many messages lie at or after `from`.
+   */
+  async function collect(
+    room: string,
+    subject: string,
+    from: number,
+    to: number,
+    want: number,
+    accept: Accept,
+    maxPending = Number.POSITIVE_INFINITY,
+  ): Promise<StoredMessage[] | { tooWide: number }> {
+    const ci = await openConsumer(subject, { seq: from });
     try {
       let pending = ci.num_pending;
+      if (pending > maxPending) return { tooWide: pending };
       const consumer = js.consumers.getConsumerFromInfo(ci);
-      while (pending > 0 && out.length < max) {
-        const batch = Math.min(FETCH_BATCH, pending);
-        const iter = await consumer.fetch({ max_messages: batch, expires: 2000 });
+      const out: StoredMessage[] = [];
+      while (pending > 0 && out.length < want) {
+        const batch = Math.min(FETCH_BATCH, pending, want - out.length + 4);
+        const iter = await consumer.fetch({ max_messages: batch, expires: FETCH_EXPIRES_MS });
         let got = 0;
         let done = false;
         for await (const m of iter as AsyncIterable<JsMsg>) {
           got++;
           pending = m.info.pending;
-          if (m.seq > hi) {
+          if (m.seq > to) {
             done = true;
             break;
           }
-          out.push({ seq: m.seq, body: decoder.decode(m.data) });
-          if (out.length >= max || pending === 0) {
+          const sm = storedMessage(room, m.seq, decoder.decode(m.data));
+          if (accept(sm)) out.push(sm);
+          if (out.length >= want || pending === 0) {
             done = true;
             break;
           }
         }
         if (done || got === 0) break;
       }
+      return out;
     } finally {
-      await jsm.consumers.delete(STREAM_ROOMS, ci.name).catch(() => undefined);
+      closeConsumer(ci.name);
     }
-    return out;
+  }
+
+  /** Offsets likely to hold `need` messages below `hi`: from the room's count over its span of offsets. */
+  async function estimateWidth(subject: string, lo: number, hi: number, last: number, need: number): Promise<number> {
+    const [info, first] = await Promise.all([
+      jsm.streams.info(STREAM_ROOMS, { subjects_filter: subject }),
+      jsm.direct.getMessage(STREAM_ROOMS, { seq: lo, next_by_subj: subject }),
+    ]);
+    const count = info.state.subjects?.[subject] ?? 0;
+    if (first === null || count === 0) return hi - lo + 1;
+    const density = count / Math.max(1, last - first.seq + 1);
+    return Math.ceil((need / density) * 1.25) + 8;
   }
 
   async function read(q: ReadQuery): Promise<Page> {
-    if (q.limit < 1 || q.limit > HISTORY_LIMIT_MAX)
-      throw new SwitchboardError("bad_request", `limit must be from 1 to ${HISTORY_LIMIT_MAX}`);
+    if (!Number.isInteger(q.limit) || q.limit < 1 || q.limit > HISTORY_LIMIT_MAX)
+      throw new SwitchboardError("bad_request", `limit must be an integer from 1 to ${HISTORY_LIMIT_MAX}`);
     const subject = Subjects.room(q.app, q.room);
-    const last = await lastOffset(q.app, q.room);
-    const lo = (q.after ?? 0) + 1;
-    const hi = Math.min(last, q.before === undefined ? last : q.before - 1);
-    const inTime = (m: StoredMessage) =>
-      (q.start === undefined || m.timestamp >= q.start) && (q.end === undefined || m.timestamp <= q.end);
-    if (hi < lo) return { messages: [], next: null };
+    const retention = await retentionOf(q.app);
+    if (retention.maxMessagesPerRoom !== undefined)
+      await jsm.streams.purge(STREAM_ROOMS, { filter: subject, keep: retention.maxMessagesPerRoom });
+    const start =
+      retention.maxAgeMs === undefined ? q.start : Math.max(q.start ?? 0, Date.now() - retention.maxAgeMs);
+    const end = q.end;
+    const accept: Accept = (m) => (start === undefined || m.timestamp >= start) && (end === undefined || m.timestamp <= end);
 
-    let picked: StoredMessage[];
-    let more: boolean;
-    if (q.direction === "forwards") {
-      const rows = await range(subject, lo, hi, q.limit);
-      picked = rows.map((r) => storedMessage(q.room, r.seq, r.body)).filter(inTime);
-      const lastSeq = rows.length > 0 ? rows[rows.length - 1]!.seq : hi;
-      more = rows.length === q.limit && (await hasAny(subject, lastSeq + 1, hi));
-      const next = more ? encodeCursor(cursor("f", { ...q, after: lastSeq })) : null;
-      return { messages: picked, next };
+    const last = await lastSeq(subject);
+    let lo = (q.after ?? 0) + 1;
+    let hi = Math.min(last, q.before === undefined ? last : q.before - 1);
+    if (q.timeResolved !== true && hi >= lo) {
+      const [below, above] = await Promise.all([
+        start === undefined ? undefined : offsetBefore(subject, start - TIME_SKEW_MS),
+        end === undefined ? undefined : offsetBefore(subject, end + TIME_SKEW_MS + 1),
+      ]);
+      if (below !== undefined) lo = Math.max(lo, below + 1);
+      if (above !== undefined) hi = Math.min(hi, above);
     }
-    // Backwards: widen a window below `hi` until it holds `limit` messages or reaches `lo`.
-    let rows: Array<{ seq: number; body: string }> = [];
+    if (hi < lo) return { messages: [], next: null };
+    const need = q.limit + 1;
+    const resolved: Bounds = { direction: q.direction, start: q.start, end: q.end, timeResolved: true, after: lo > 1 ? lo - 1 : undefined };
+
+    if (q.direction === "forwards") {
+      const rows = (await collect(q.room, subject, lo, hi, need, accept)) as StoredMessage[];
+      const messages = rows.slice(0, q.limit);
+      const next = rows.length > q.limit ? encodeCursor({ ...resolved, after: messages[messages.length - 1]!.offset, before: hi + 1 }) : null;
+      return { messages, next };
+    }
+
+    let rows: StoredMessage[] = [];
+    let width = q.widthHint !== undefined ? Math.ceil(q.widthHint * 1.25) + 8 : await estimateWidth(subject, lo, hi, last, need);
     let top = hi;
-    let width = q.limit * 4;
+    let guarded = false;
     for (;;) {
       const from = Math.max(lo, top - width + 1);
-      const chunk = await range(subject, from, top, Number.MAX_SAFE_INTEGER);
+      // A window at the room's end holds everything pending: refuse one far wider than needed, before fetching.
+      const limitPending = !guarded && top === last ? need * 4 + 64 : Number.POSITIVE_INFINITY;
+      const chunk = await collect(q.room, subject, from, top, Number.POSITIVE_INFINITY, accept, limitPending);
+      if (!Array.isArray(chunk)) {
+        guarded = true;
+        width = Math.max(need, Math.ceil((width * need * 2) / chunk.tooWide));
+        continue;
+      }
       rows = chunk.concat(rows);
-      if (rows.length >= q.limit || from === lo) break;
+      if (rows.length >= need || from === lo) break;
+      const span = hi - from + 1;
+      width = rows.length === 0 ? span * 4 : Math.ceil((span * (need - rows.length) * 1.5) / rows.length) + 8;
       top = from - 1;
-      width *= 4;
     }
-    const page = rows.slice(-q.limit).reverse();
-    picked = page.map((r) => storedMessage(q.room, r.seq, r.body)).filter(inTime);
-    const oldest = page.length > 0 ? page[page.length - 1]!.seq : lo;
-    more = rows.length > q.limit || (page.length === q.limit && (await hasAny(subject, lo, oldest - 1)));
-    return { messages: picked, next: more ? encodeCursor(cursor("b", { ...q, before: oldest })) : null };
+    const messages = rows.slice(-q.limit).reverse();
+    if (rows.length <= q.limit) return { messages, next: null };
+    const widthHint = hi - rows[rows.length - need]!.offset + 1;
+    return { messages, next: encodeCursor({ ...resolved, before: messages[messages.length - 1]!.offset, widthHint }) };
   }
 
-  return { read, lastOffset };
-}
-
-function cursor(d: "b" | "f", q: ReadQuery): Cursor {
-  const c: Cursor = { d };
-  if (q.before !== undefined) c.b = q.before;
-  if (q.after !== undefined) c.a = q.after;
-  if (q.start !== undefined) c.s = q.start;
-  if (q.end !== undefined) c.e = q.end;
-  return c;
+  return { read, lastOffset: (app, room) => lastSeq(Subjects.room(app, room)) };
 }

@@ -1,0 +1,134 @@
+/**
+ * Who is in a room and which rooms are active (DESIGN §7):
+ * - presence: the room's members from the presence bucket (PresenceRecord under KvKeys.presence), read with one
+ *   filtered consumer delivering the last value per key;
+ * - occupancy: connections and subscribers summed from every gateway (requestMany on Subjects.occupancy(app),
+ *   ending shortly after the replies stall; no gateway counts as 0) plus the presence member count;
+ * - active rooms: rooms of the app with at least one message retained in the rooms stream (the stream's
+ *   per-subject state under `sb.r.<app>.>`), so a room stops being active when retention removes its last message.
+ */
+import type { NatsConnection } from "@nats-io/transport-node";
+import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import {
+  Buckets,
+  KvKeys,
+  STREAM_ROOMS,
+  Subjects,
+  parseRoomSubject,
+  type Logger,
+  type OccupancyQuery,
+  type OccupancyReply,
+  type PresenceRecord,
+} from "@switchboard/core";
+
+export const OCCUPANCY_MAX_WAIT_MS = 1000;
+export const OCCUPANCY_STALL_MS = 60;
+/** Most rooms listed by one `GET /v1/rooms`. */
+export const ROOMS_LIST_MAX = 1000;
+
+export interface Occupancy {
+  connections: number;
+  subscribers: number;
+  presenceMembers: number;
+}
+
+export interface ActiveRoom {
+  room: string;
+  /** Messages retained for the room. */
+  messages: number;
+}
+
+export interface RoomState {
+  presence(app: string, room: string): Promise<PresenceRecord[]>;
+  occupancy(app: string, room: string): Promise<Occupancy>;
+  rooms(app: string, prefix: string, maxMessagesPerRoom: number): Promise<ActiveRoom[]>;
+}
+
+const decoder = new TextDecoder();
+const KV_OPERATION = "KV-Operation";
+
+export function createRoomState(nc: NatsConnection, js: JetStreamClient, jsm: JetStreamManager, log: Logger): RoomState {
+  const presenceStream = `KV_${Buckets.presence}`;
+
+  async function presence(app: string, room: string): Promise<PresenceRecord[]> {
+    const ci = await jsm.consumers.add(presenceStream, {
+      filter_subject: `$KV.${Buckets.presence}.${KvKeys.presenceOfRoom(app, room)}`,
+      deliver_policy: DeliverPolicy.LastPerSubject,
+      ack_policy: AckPolicy.None,
+      mem_storage: true,
+      num_replicas: 1,
+      inactive_threshold: 5_000_000_000,
+    });
+    const members: PresenceRecord[] = [];
+    try {
+      let pending = ci.num_pending;
+      const consumer = js.consumers.getConsumerFromInfo(ci);
+      while (pending > 0) {
+        const iter = await consumer.fetch({ max_messages: Math.min(pending, 256), expires: 1000 });
+        let got = 0;
+        for await (const m of iter as AsyncIterable<JsMsg>) {
+          got++;
+          pending = m.info.pending;
+          const op = m.headers?.get(KV_OPERATION);
+          if (op !== "DEL" && op !== "PURGE" && m.data.length > 0) {
+            try {
+              members.push(JSON.parse(decoder.decode(m.data)) as PresenceRecord);
+            } catch {
+              log.warn({ app }, "unreadable presence record");
+            }
+          }
+          if (pending === 0) break;
+        }
+        if (got === 0) break;
+      }
+    } finally {
+      jsm.consumers.delete(presenceStream, ci.name).catch(() => undefined);
+    }
+    return members.sort((a, b) => a.joinedAt - b.joinedAt || (a.connectionId < b.connectionId ? -1 : 1));
+  }
+
+  async function gatewayCounts(app: string, room: string): Promise<OccupancyReply> {
+    const total: OccupancyReply = { connections: 0, subscribers: 0 };
+    const query: OccupancyQuery = { room };
+    try {
+      const replies = await nc.requestMany(Subjects.occupancy(app), JSON.stringify(query), {
+        strategy: "stall",
+        stall: OCCUPANCY_STALL_MS,
+        maxWait: OCCUPANCY_MAX_WAIT_MS,
+      });
+      for await (const m of replies) {
+        if (m.data.length === 0) continue;
+        try {
+          const r = m.json<OccupancyReply>();
+          if (Number.isSafeInteger(r.connections)) total.connections += r.connections;
+          if (Number.isSafeInteger(r.subscribers)) total.subscribers += r.subscribers;
+        } catch {
+          log.warn({ app }, "unreadable occupancy reply");
+        }
+      }
+    } catch (err) {
+      // No gateway is running (no responders): nobody is connected.
+      log.debug({ err: (err as Error).message, app }, "occupancy request got no answer");
+    }
+    return total;
+  }
+
+  async function occupancy(app: string, room: string): Promise<Occupancy> {
+    const [counts, members] = await Promise.all([gatewayCounts(app, room), presence(app, room)]);
+    return { ...counts, presenceMembers: members.length };
+  }
+
+  async function rooms(app: string, prefix: string, maxMessagesPerRoom: number): Promise<ActiveRoom[]> {
+    const info = await jsm.streams.info(STREAM_ROOMS, { subjects_filter: Subjects.roomsOfApp(app) });
+    const out: ActiveRoom[] = [];
+    for (const [subject, count] of Object.entries(info.state.subjects ?? {})) {
+      const parsed = parseRoomSubject(subject);
+      if (parsed === undefined || parsed.app !== app || !parsed.room.startsWith(prefix) || count <= 0) continue;
+      out.push({ room: parsed.room, messages: Math.min(count, maxMessagesPerRoom) });
+    }
+    out.sort((a, b) => (a.room < b.room ? -1 : a.room > b.room ? 1 : 0));
+    return out.slice(0, ROOMS_LIST_MAX);
+  }
+
+  return { presence, occupancy, rooms };
+}
