@@ -12,13 +12,13 @@ export interface Page {
   next: string | null;
 }
 
-/** GET on the history service with `Authorization: Bearer <auth>` (an API key or a token); no header when undefined. */
-export async function historyGet(cluster: Cluster, path: string, auth: string | undefined = cluster.devKey, service = "history"): Promise<Response> {
-  return fetch(`${cluster.services.get(service)!.url}${path}`, auth === undefined ? {} : { headers: { authorization: `Bearer ${auth}` } });
+/** GET on the history service with `Authorization: Bearer <auth>` (an API key or a token); no header when null. */
+export async function historyGet(cluster: Cluster, path: string, auth: string | null = cluster.devKey, service = "history"): Promise<Response> {
+  return fetch(`${cluster.services.get(service)!.url}${path}`, auth === null ? {} : { headers: { authorization: `Bearer ${auth}` } });
 }
 
-export async function historyJson<T = Page>(cluster: Cluster, path: string, auth: string | undefined = cluster.devKey): Promise<T> {
-  const res = await historyGet(cluster, path, auth);
+export async function historyJson<T = Page>(cluster: Cluster, path: string, auth: string = cluster.devKey, service = "history"): Promise<T> {
+  const res = await historyGet(cluster, path, auth, service);
   if (res.status !== 200) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }
