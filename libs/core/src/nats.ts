@@ -71,7 +71,8 @@ export function roomsStreamConfig(r: RetentionOptions): Partial<StreamConfig> & 
     max_age: nanos(r.maxAgeMs),
     max_msgs_per_subject: r.maxMessagesPerRoom,
     max_msg_size: MAX_STORED_MESSAGE_BYTES,
-    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    // JetStream refuses a duplicate window longer than max age (possible with a short SWITCHBOARD_RETENTION_MAX_AGE).
+    duplicate_window: nanos(Math.min(DUPLICATE_WINDOW_MS, r.maxAgeMs)),
     num_replicas: r.replicas,
     allow_direct: true,
     republish: { src: Subjects.roomsAll, dest: Subjects.liveAll },
