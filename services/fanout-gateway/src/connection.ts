@@ -27,6 +27,10 @@ export interface Conn {
   /** Malformed frames seen; past a threshold the socket is closed with 4008. */
   badFrames: number;
   timers: ReturnType<typeof setTimeout>[];
+  /** Rooms this connection is a presence member of, with its presence record's joinedAt. */
+  presence: Map<string, number>;
+  /** Rooms where this connection was muted by connectionId (clientId mutes live on the gateway). */
+  muted: Set<string>;
 }
 
 export function newConn(fields: Pick<Conn, "id" | "appId" | "kid" | "claims" | "permissions">, burst: number): Conn {
@@ -40,6 +44,8 @@ export function newConn(fields: Pick<Conn, "id" | "appId" | "kid" | "claims" | "
     refilledAt: Date.now(),
     badFrames: 0,
     timers: [],
+    presence: new Map(),
+    muted: new Set(),
   };
 }
 

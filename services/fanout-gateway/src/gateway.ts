@@ -1,7 +1,8 @@
 /**
  * The fanout-gateway (DESIGN §5) on uWebSockets.js: token check at upgrade, the request/reply protocol, room
- * subscriptions with replay-then-live switching, client publish acked after JetStream stored it, token expiry,
- * slow-consumer protection, and a drain that tells sockets to reconnect elsewhere (1012).
+ * subscriptions with replay-then-live switching, client publish acked after JetStream stored it, presence,
+ * occupancy and moderation across gateways (over NATS), token expiry, slow-consumer protection, and a drain that
+ * tells sockets to reconnect elsewhere (1012).
  */
 import { randomBytes } from "node:crypto";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -14,11 +15,15 @@ import {
   SwitchboardError,
   WS_PATH,
   messageIdFromOffset,
+  offsetFromMessageId,
   parseRequest,
   replyError,
   replyOk,
   type ClientRequest,
   type HistoryRequest,
+  type ModerateDeleteRequest,
+  type ModerateTargetRequest,
+  type PresenceRequest,
   type PublishRequest,
   type RefreshRequest,
   type StoredMessage,
@@ -31,16 +36,23 @@ import {
   encodeBody,
   encodeData,
   verifyToken,
+  type ControlCommand,
+  type KV,
   type KeyRegistry,
   type Logger,
   type NatsRuntime,
+  type OccupancyReply,
   type RevocationRegistry,
   type gatewayMetrics,
   type verifyMetrics,
 } from "@switchboard/core";
-import { newConn, refusedConn, takeToken, type Conn } from "./connection.js";
-import { Room, RoomHub, liveEntryFromStored, topicEvent, type LiveEntry } from "./rooms.js";
+import { newConn, refusedConn, takeToken, type Conn, type RoomSub } from "./connection.js";
+import { gatherOccupancy, sendControl, serveControl } from "./control.js";
+import { originAllowed, type OriginAllowList } from "./origin.js";
+import { PresenceHub, presenceData } from "./presence.js";
+import { Room, RoomHub, liveEntryFromStored, topicEvent, topicMeta, topicPresence, type LiveEntry } from "./rooms.js";
 import { closeRevokedSockets } from "./revocation.js";
+import { registerDemo } from "./demo.js";
 import type { HttpResponse, TemplatedApp, Uws, WebSocket, us_listen_socket } from "./uws.js";
 
 export interface GatewayDeps {
@@ -49,6 +61,8 @@ export interface GatewayDeps {
   jsm: JetStreamManager;
   keys: KeyRegistry;
   revocations: RevocationRegistry;
+  /** The presence bucket (Buckets.presence). */
+  presence: KV;
 }
 
 export interface GatewayLimits {
@@ -77,35 +91,50 @@ export interface GatewayOptions {
   metrics: ReturnType<typeof gatewayMetrics> & ReturnType<typeof verifyMetrics>;
   nats: NatsRuntime<GatewayDeps>;
   limits: GatewayLimits;
+  /** Apps listed here accept sockets only from these Origins (SWITCHBOARD_ALLOWED_ORIGINS). */
+  origins?: OriginAllowList;
 }
 
 const TOKEN_EXPIRING_LEAD_MS = 30_000;
 const SWEEP_INTERVAL_MS = 250;
 const HISTORY_TIMEOUT_MS = 5000;
 const REPLAY_MAX = 10_000;
+/**
+ * uWS drops a connection whose frame is over its maxPayloadLength without a close frame (the client sees 1006), so
+ * uWS takes frames up to this size and the gateway itself closes with 1009 past MAX_FRAME_BYTES. Frames above this
+ * hard limit still end the connection abruptly.
+ */
+export const FRAME_HARD_LIMIT = 1024 * 1024;
 const decoder = new TextDecoder();
 
 export class Gateway {
   private readonly app: TemplatedApp;
   private listenSocket: us_listen_socket | undefined;
   private readonly conns = new Set<WebSocket<Conn>>();
+  private readonly byId = new Map<string, WebSocket<Conn>>();
   private hub: RoomHub | undefined;
+  private presence: PresenceHub | undefined;
+  private controlSubs: Array<{ unsubscribe(): void }> = [];
+  /** Mutes by clientId, `app\u0001room\u0001clientId`: every gateway hears them, so a reconnect stays muted. */
+  private readonly mutedClients = new Set<string>();
   private sweep: ReturnType<typeof setInterval> | undefined;
   private draining = false;
 
   constructor(private readonly o: GatewayOptions) {
     const { uws } = o;
     this.app = uws.App();
+    registerDemo(this.app);
     this.app.ws<Conn>(WS_PATH, {
       compression: uws.DISABLED,
-      maxPayloadLength: MAX_FRAME_BYTES,
+      maxPayloadLength: FRAME_HARD_LIMIT,
       // Sockets are closed with 4009 by the sweep at maxOutboundBytes; uWS's own limit sits far above it so that
       // it never silently skips a socket in a topic publish before the sweep sees it.
       maxBackpressure: o.limits.maxOutboundBytes * 64,
       closeOnBackpressureLimit: 1,
       idleTimeout: o.limits.idleTimeoutS,
       sendPingsAutomatically: true,
-      upgrade: (res, req, context) => this.upgrade(res, req.getQuery("token") ?? "", req.getHeader("sec-websocket-key"), req.getHeader("sec-websocket-protocol"), req.getHeader("sec-websocket-extensions"), context),
+      upgrade: (res, req, context) =>
+        this.upgrade(res, req.getQuery("token") ?? "", req.getHeader("origin"), req.getHeader("sec-websocket-key"), req.getHeader("sec-websocket-protocol"), req.getHeader("sec-websocket-extensions"), context),
       open: (ws) => this.open(ws),
       message: (ws, message) => this.message(ws, message),
       close: (ws, code) => this.closed(ws, code),
@@ -154,6 +183,21 @@ export class Gateway {
       },
       onGap: () => this.o.metrics.dropped.inc({ reason: "live_gap_healed" }),
     });
+    this.presence = new PresenceHub({
+      nc: deps.nc,
+      js: deps.js,
+      jsm: deps.jsm,
+      kv: deps.presence,
+      log: this.o.log,
+      publish: (topic, frame) => {
+        this.app.publish(topic, frame);
+      },
+    });
+    this.controlSubs = serveControl(
+      deps.nc,
+      { act: (app, cmd) => this.act(app, cmd), occupancy: (app, room) => this.localOccupancy(app, room) },
+      this.o.log,
+    );
     deps.keys.onDelete((kid) => this.closeWhere((c) => c.kid === kid, CloseCode.KICKED, "key revoked"));
     closeRevokedSockets(this, deps.revocations);
   }
@@ -177,6 +221,8 @@ export class Gateway {
     if (this.sweep !== undefined) clearInterval(this.sweep);
     for (const ws of [...this.conns]) this.end(ws, CloseCode.SERVER_RESTARTING, "server restarting; reconnect");
     for (const r of this.hub?.all() ?? []) r.close();
+    for (const s of this.controlSubs) s.unsubscribe();
+    this.presence?.stop();
   }
 
   get connectionCount(): number {
@@ -185,7 +231,7 @@ export class Gateway {
 
   // ---- socket lifecycle ----
 
-  private upgrade(res: HttpResponse, token: string, key: string, protocol: string, extensions: string, context: unknown): void {
+  private upgrade(res: HttpResponse, token: string, origin: string, key: string, protocol: string, extensions: string, context: unknown): void {
     let aborted = false;
     res.onAborted(() => {
       aborted = true;
@@ -206,6 +252,17 @@ export class Gateway {
     const deps = this.o.nats.get();
     verifyToken(decodeURIComponent(token), { keys: deps.keys, revocations: deps.revocations }).then(
       (v) => {
+        if (this.o.origins !== undefined && !originAllowed(this.o.origins, v.key.appId, origin)) {
+          if (aborted) return;
+          this.o.metrics.verifyFailures.inc({ reason: "origin" });
+          res.cork(() =>
+            res
+              .writeStatus("403 Forbidden")
+              .writeHeader("content-type", "application/json")
+              .end(JSON.stringify({ error: { code: "unauthorized", message: `origin ${origin.slice(0, 100)} is not on this app's allow-list` } })),
+          );
+          return;
+        }
         const id = randomBytes(9).toString("base64url");
         accept(newConn({ id, appId: v.key.appId, kid: v.key.kid, claims: v.claims, permissions: v.permissions }, this.o.limits.publishBurst));
       },
@@ -227,6 +284,7 @@ export class Gateway {
       return;
     }
     this.conns.add(ws);
+    this.byId.set(c.id, ws);
     this.o.metrics.connections.inc();
     this.armTimers(ws, c);
     ws.send(
@@ -246,17 +304,15 @@ export class Gateway {
     if (c.refuse !== undefined) return;
     const wasOpen = this.conns.delete(ws);
     if (!wasOpen) return;
+    this.byId.delete(c.id);
     if (!c.closed) this.o.metrics.closes.inc({ code: String(code) });
     c.closed = true;
     this.o.metrics.connections.dec();
     for (const t of c.timers) clearTimeout(t);
-    for (const [room, sub] of c.subs) {
-      this.o.metrics.subscriptions.dec();
-      if (sub.events !== undefined) for (const e of sub.events) sub.room.removeFilter(e);
-      this.hub?.release(sub.room);
-      void room;
-    }
+    for (const [room, sub] of c.subs) this.dropSub(ws, c, room, sub);
     c.subs.clear();
+    for (const room of c.presence.keys()) void this.presence?.leave(c.appId, room, c.id);
+    c.presence.clear();
     this.o.metrics.rooms.set(this.hub?.size ?? 0);
   }
 
@@ -314,6 +370,10 @@ export class Gateway {
   private message(ws: WebSocket<Conn>, message: ArrayBuffer): void {
     const c = ws.getUserData();
     if (c.closed) return;
+    if (message.byteLength > MAX_FRAME_BYTES) {
+      this.end(ws, CloseCode.FRAME_TOO_LARGE, `frame over ${MAX_FRAME_BYTES} bytes`);
+      return;
+    }
     let req: ClientRequest;
     try {
       req = parseRequest(decoder.decode(message));
@@ -353,8 +413,22 @@ export class Gateway {
         return this.history(c, req);
       case "refresh":
         return this.refresh(ws, c, req);
-      default:
-        throw new SwitchboardError("bad_request", `${req.type} is not available on this gateway yet`);
+      case "presence.join":
+      case "presence.update":
+        return this.presenceEnter(c, req);
+      case "presence.leave":
+        return this.presenceLeave(c, req);
+      case "presence.get":
+        this.require(c, req.room, "presence");
+        return { members: await this.requirePresence().members(c.appId, req.room) };
+      case "occupancy":
+        return this.occupancy(c, req.room);
+      case "moderate.disconnect":
+      case "moderate.mute":
+      case "moderate.unmute":
+        return this.moderateTarget(c, req);
+      case "moderate.delete":
+        return this.moderateDelete(c, req);
     }
   }
 
@@ -365,6 +439,7 @@ export class Gateway {
 
   private async subscribe(ws: WebSocket<Conn>, c: Conn, req: SubscribeRequest): Promise<Record<string, unknown>> {
     this.require(c, req.room, "subscribe");
+    if (req.presence === true) this.require(c, req.room, "presence");
     if (c.pending.has(req.room)) throw new SwitchboardError("conflict", `a subscribe to ${req.room} is already in progress`);
     if (c.subs.has(req.room)) this.unsubscribe(ws, c, req.room);
     if (c.subs.size + c.pending.size >= this.o.limits.maxRoomsPerSocket)
@@ -406,18 +481,24 @@ export class Gateway {
       }
       if (c.closed) return { room: req.room, offset: from, recovered };
       const events = req.events;
+      const presence = req.presence ?? false;
       const wants = (event: string) => events === undefined || events.includes(event);
       ws.cork(() => {
         for (const m of replay) if (wants(m.event)) ws.send(liveEntryFromStored(room.roomJson, m).frame);
         for (const e of room.since(last)) if (wants(e.event)) ws.send(e.frame);
         if (events === undefined) ws.subscribe(room.topic);
-        else
+        else {
           for (const e of events) {
             room.addFilter(e);
             ws.subscribe(topicEvent(c.appId, req.room, e));
           }
+          ws.subscribe(topicMeta(c.appId, req.room));
+        }
+        if (presence) ws.subscribe(topicPresence(c.appId, req.room));
       });
-      c.subs.set(req.room, { room, events, presence: req.presence ?? false });
+      if (presence) this.requirePresence().watch(c.appId, req.room);
+      c.subs.set(req.room, { room, events, presence });
+      room.subscribers++;
       handedOver = true;
       this.o.metrics.subscriptions.inc();
       this.o.metrics.rooms.set(this.requireHub().size);
@@ -433,19 +514,32 @@ export class Gateway {
     const sub = c.subs.get(roomName);
     if (sub === undefined) throw new SwitchboardError("not_subscribed", `not subscribed to room ${roomName}`);
     c.subs.delete(roomName);
-    if (!c.closed) {
-      if (sub.events === undefined) ws.unsubscribe(sub.room.topic);
-      else for (const e of sub.events) ws.unsubscribe(topicEvent(c.appId, roomName, e));
-    }
-    if (sub.events !== undefined) for (const e of sub.events) sub.room.removeFilter(e);
-    this.requireHub().release(sub.room);
-    this.o.metrics.subscriptions.dec();
+    this.dropSub(ws, c, roomName, sub);
     this.o.metrics.rooms.set(this.requireHub().size);
     return {};
   }
 
+  /** Releases what a subscription holds: its uWS topics (while the socket is open), filters, presence watch, room. */
+  private dropSub(ws: WebSocket<Conn>, c: Conn, roomName: string, sub: RoomSub): void {
+    if (!c.closed) {
+      if (sub.events === undefined) ws.unsubscribe(sub.room.topic);
+      else {
+        for (const e of sub.events) ws.unsubscribe(topicEvent(c.appId, roomName, e));
+        ws.unsubscribe(topicMeta(c.appId, roomName));
+      }
+      if (sub.presence) ws.unsubscribe(topicPresence(c.appId, roomName));
+    }
+    if (sub.events !== undefined) for (const e of sub.events) sub.room.removeFilter(e);
+    if (sub.presence) this.presence?.unwatch(c.appId, roomName);
+    sub.room.subscribers--;
+    this.hub?.release(sub.room);
+    this.o.metrics.subscriptions.dec();
+  }
+
   private async publish(c: Conn, req: PublishRequest): Promise<Record<string, unknown>> {
     this.require(c, req.room, "publish");
+    if (c.muted.has(req.room) || (c.claims.clientId !== undefined && this.mutedClients.has(muteKey(c.appId, req.room, c.claims.clientId))))
+      throw new SwitchboardError("unauthorized", `you are muted in room ${req.room} by a moderator; publish refused until unmuted`);
     if (!takeToken(c, this.o.limits.publishRate, this.o.limits.publishBurst, Date.now()))
       throw new SwitchboardError("rate_limited", `publish rate over ${this.o.limits.publishRate}/s (burst ${this.o.limits.publishBurst}); slow down`);
     const body = encodeBody({
@@ -503,6 +597,131 @@ export class Gateway {
     return { expiresAt: c.claims.exp * 1000 };
   }
 
+  // ---- presence, occupancy, moderation ----
+
+  private requirePresence(): PresenceHub {
+    if (this.presence === undefined) throw new SwitchboardError("unavailable", "gateway not ready; retry");
+    return this.presence;
+  }
+
+  private async presenceEnter(c: Conn, req: PresenceRequest): Promise<Record<string, unknown>> {
+    this.require(c, req.room, "presence");
+    const clientId = c.claims.clientId;
+    if (clientId === undefined) throw new SwitchboardError("bad_request", "presence needs a token with a clientId");
+    const data = presenceData(req.data);
+    const hub = this.requirePresence();
+    const before = c.presence.get(req.room);
+    const joinedAt = before ?? Date.now();
+    c.presence.set(req.room, joinedAt);
+    await hub.enter(c.appId, req.room, { clientId, connectionId: c.id, data, joinedAt }, before === undefined ? "join" : "update");
+    // Closed meanwhile: the close handler's leave may have run before the put landed.
+    if (c.closed) await hub.leave(c.appId, req.room, c.id);
+    return {};
+  }
+
+  private async presenceLeave(c: Conn, req: PresenceRequest): Promise<Record<string, unknown>> {
+    this.require(c, req.room, "presence");
+    if (c.presence.delete(req.room)) await this.requirePresence().leave(c.appId, req.room, c.id);
+    return {};
+  }
+
+  private async occupancy(c: Conn, room: string): Promise<Record<string, unknown>> {
+    this.require(c, room, "metrics");
+    const { nc } = this.o.nats.get();
+    const [counts, members] = await Promise.all([gatherOccupancy(nc, c.appId, room), this.requirePresence().members(c.appId, room)]);
+    return { connections: counts.connections, subscribers: counts.subscribers, presenceMembers: members.length };
+  }
+
+  /** This gateway's share of a room's occupancy: subscribed sockets, plus presence members not subscribed. */
+  private localOccupancy(app: string, room: string): OccupancyReply {
+    const subscribers = this.hub?.get(app, room)?.subscribers ?? 0;
+    let connections = subscribers;
+    for (const id of this.presence?.localMembers(app, room)?.keys() ?? []) {
+      if (this.byId.get(id)?.getUserData().subs.has(room) !== true) connections++;
+    }
+    return { connections, subscribers };
+  }
+
+  private async moderateTarget(c: Conn, req: ModerateTargetRequest): Promise<Record<string, unknown>> {
+    this.require(c, req.room, "moderate");
+    const target = req.clientId !== undefined ? { clientId: req.clientId } : { connectionId: req.connectionId ?? "" };
+    const cmd: ControlCommand =
+      req.type === "moderate.disconnect"
+        ? { op: "disconnect", room: req.room, ...target }
+        : { op: req.type === "moderate.mute" ? "mute" : "unmute", room: req.room, ...target };
+    return { affected: await sendControl(this.o.nats.get().nc, c.appId, cmd) };
+  }
+
+  /**
+   * Deletes the message from the rooms stream (so history no longer returns it), then tells every gateway to push
+   * `message.deleted`. The sender of a delete command removes the message; gateways only notify.
+   */
+  private async moderateDelete(c: Conn, req: ModerateDeleteRequest): Promise<Record<string, unknown>> {
+    this.require(c, req.room, "moderate");
+    const offset = offsetFromMessageId(req.messageId);
+    const notFound = () => new SwitchboardError("not_found", `no message ${req.messageId} in room ${req.room}`);
+    if (offset === undefined) throw notFound();
+    const { jsm, nc } = this.o.nats.get();
+    const m = await jsm.direct.getMessage(STREAM_ROOMS, { seq: offset });
+    if (m === null || m.subject !== Subjects.room(c.appId, req.room)) throw notFound();
+    try {
+      await jsm.streams.deleteMessage(STREAM_ROOMS, offset, false);
+    } catch (err) {
+      if (/no message found/i.test((err as Error).message)) throw notFound();
+      throw new SwitchboardError("unavailable", "JetStream could not delete the message; retry", { cause: err });
+    }
+    await sendControl(nc, c.appId, { op: "delete", room: req.room, messageId: req.messageId, offset });
+    return {};
+  }
+
+  /** A control command for this gateway's sockets (from any gateway or from HTTP); returns how many it affected. */
+  private act(app: string, cmd: ControlCommand): number | undefined {
+    switch (cmd.op) {
+      case "disconnect": {
+        const room = cmd.room;
+        return this.closeWhere(
+          (c) =>
+            c.appId === app &&
+            matchesTarget(c, cmd) &&
+            (room === undefined || c.subs.has(room) || c.pending.has(room) || c.presence.has(room)),
+          CloseCode.KICKED,
+          cmd.reason ?? "disconnected by a moderator",
+        );
+      }
+      case "mute":
+      case "unmute": {
+        const mute = cmd.op === "mute";
+        if ("clientId" in cmd) {
+          const key = muteKey(app, cmd.room, cmd.clientId);
+          if (mute) this.mutedClients.add(key);
+          else this.mutedClients.delete(key);
+        }
+        let n = 0;
+        for (const ws of this.conns) {
+          const c = ws.getUserData();
+          if (c.appId !== app || !matchesTarget(c, cmd)) continue;
+          if (mute) {
+            if ("connectionId" in cmd) c.muted.add(cmd.room);
+          } else c.muted.delete(cmd.room);
+          n++;
+        }
+        return n;
+      }
+      case "delete": {
+        const room = this.hub?.get(app, cmd.room);
+        if (room === undefined) return 0;
+        room.forget(cmd.offset);
+        const frame = JSON.stringify({ type: "message.deleted", room: cmd.room, id: cmd.messageId });
+        this.app.publish(room.topic, frame);
+        this.app.publish(topicMeta(app, cmd.room), frame);
+        return room.subscribers;
+      }
+      default:
+        // session.close is answered by the revocation watcher (revocation.ts).
+        return undefined;
+    }
+  }
+
   // ---- history over NATS ----
 
   private requireHub(): RoomHub {
@@ -541,10 +760,13 @@ export class Gateway {
     return out;
   }
 
-  /** Everything after `after` that history holds now; `complete` is false when the resume window is gone. */
+  /**
+   * Everything after `after` that history holds now. `complete` is false when the resume window is gone: retention
+   * drops a room's oldest messages first, so what the client missed is intact exactly when the room's oldest stored
+   * message is at or before `after` (offset 0 asks for everything stored).
+   */
   private async replayAfter(deps: GatewayDeps, app: string, room: string, after: number): Promise<{ messages: StoredMessage[]; complete: boolean }> {
-    const info = await deps.jsm.streams.info(STREAM_ROOMS);
-    const firstSeq = info.state.first_seq;
+    const oldest = after === 0 ? null : await deps.jsm.direct.getMessage(STREAM_ROOMS, { seq: 1, next_by_subj: Subjects.room(app, room) });
     const messages: StoredMessage[] = [];
     let next: string | null = null;
     do {
@@ -552,8 +774,16 @@ export class Gateway {
       messages.push(...page.messages);
       next = page.next;
     } while (next !== null && messages.length < REPLAY_MAX);
-    return { messages, complete: after + 1 >= firstSeq && next === null };
+    return { messages, complete: next === null && (after === 0 || (oldest !== null && oldest.seq <= after)) };
   }
+}
+
+function muteKey(app: string, room: string, clientId: string): string {
+  return `${app}\u0001${room}\u0001${clientId}`;
+}
+
+function matchesTarget(c: Conn, t: { clientId: string } | { connectionId: string }): boolean {
+  return "clientId" in t ? c.claims.clientId === t.clientId : c.id === t.connectionId;
 }
 
 export type { LiveEntry, Room };

@@ -22,6 +22,7 @@ import {
   verifyMetrics,
 } from "@switchboard/core";
 import { DEFAULT_LIMITS, Gateway, type GatewayDeps } from "./gateway.js";
+import { originAllowList } from "./origin.js";
 import { loadUws } from "./uws.js";
 
 const SERVICE = "fanout-gateway";
@@ -34,6 +35,7 @@ runService(SERVICE, async (signal) => {
     SWITCHBOARD_PUBLISH_RATE: int(DEFAULT_LIMITS.publishRate, 1, 100_000),
     SWITCHBOARD_PUBLISH_BURST: int(DEFAULT_LIMITS.publishBurst, 1, 100_000),
     SWITCHBOARD_MAX_OUTBOUND_BYTES: int(DEFAULT_LIMITS.maxOutboundBytes, 16 * 1024, 1024 * 1024 * 1024),
+    SWITCHBOARD_ALLOWED_ORIGINS: originAllowList(),
   });
   const uws = loadUws();
   const log = createLogger(SERVICE, config.LOG_LEVEL);
@@ -48,14 +50,14 @@ runService(SERVICE, async (signal) => {
     setup: async (nc) => {
       const jsm = await jetstreamManager(nc);
       const js = jetstream(nc);
-      const b = await openBuckets(js, [Buckets.keys, Buckets.revocations], config.SWITCHBOARD_REPLICAS);
+      const b = await openBuckets(js, [Buckets.keys, Buckets.revocations, Buckets.presence], config.SWITCHBOARD_REPLICAS);
       const keys = new KeyRegistry(b[Buckets.keys], box, log);
       await keys.start(signal);
       const revocations = new RevocationRegistry(b[Buckets.revocations], log);
       await revocations.start(signal);
       // The rooms stream is owned by publish-ingest and history; the gateway waits until it exists.
       await jsm.streams.info(STREAM_ROOMS);
-      return { nc, js, jsm, keys, revocations };
+      return { nc, js, jsm, keys, revocations, presence: b[Buckets.presence] };
     },
   });
 
@@ -72,6 +74,7 @@ runService(SERVICE, async (signal) => {
       publishBurst: config.SWITCHBOARD_PUBLISH_BURST,
       maxOutboundBytes: config.SWITCHBOARD_MAX_OUTBOUND_BYTES,
     },
+    origins: config.SWITCHBOARD_ALLOWED_ORIGINS,
   });
   void nats.whenReady().then((deps) => gateway.attach(deps));
   const port = await gateway.listen(config.HOST, config.PORT);

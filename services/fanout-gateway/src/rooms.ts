@@ -41,8 +41,20 @@ export function topicEvent(app: string, room: string, event: string): string {
   return `${app}\u0001${room}\u0001${event}`;
 }
 
+/** Presence pushes of a room (sockets that subscribed with presence:true). */
+export function topicPresence(app: string, room: string): string {
+  return `${app}\u0001${room}\u0002p`;
+}
+
+/** Room-wide pushes (message.deleted) for sockets that filter events and so are not on the room's topic. */
+export function topicMeta(app: string, room: string): string {
+  return `${app}\u0001${room}\u0002m`;
+}
+
 export class Room {
   refs = 0;
+  /** Sockets whose subscribe completed (occupancy); `refs` also counts subscribes in flight. */
+  subscribers = 0;
   /** Offset of the newest message delivered to topics (0 until the first one). */
   lastOffset = 0;
   readonly ring: LiveEntry[] = [];
@@ -121,6 +133,12 @@ export class Room {
     const out: LiveEntry[] = [];
     for (const e of this.ring) if (e.offset > after) out.push(e);
     return out;
+  }
+
+  /** Drops a deleted message from the ring so that a later switch to live does not send it again. */
+  forget(offset: number): void {
+    const i = this.ring.findIndex((e) => e.offset === offset);
+    if (i >= 0) this.ring.splice(i, 1);
   }
 
   addFilter(event: string): void {

@@ -1,0 +1,41 @@
+/**
+ * Optional Origin allow-list per app (DESIGN §5), from `SWITCHBOARD_ALLOWED_ORIGINS`:
+ * `app1=https://a.example,https://b.example;app2=https://c.example`. Apps not listed accept any Origin. A browser
+ * always sends Origin, so a listed app refuses a browser page from elsewhere; a request without Origin (a server or
+ * device client, which could send any Origin it liked) is accepted.
+ */
+import { isValidId } from "@switchboard/protocol";
+import { ConfigError, type Setting } from "@switchboard/core";
+
+export type OriginAllowList = ReadonlyMap<string, ReadonlySet<string>>;
+
+export function parseOriginAllowList(text: string, variable = "SWITCHBOARD_ALLOWED_ORIGINS"): OriginAllowList {
+  const out = new Map<string, Set<string>>();
+  for (const entry of text.split(";")) {
+    if (entry.trim() === "") continue;
+    const eq = entry.indexOf("=");
+    const app = entry.slice(0, eq).trim();
+    if (eq < 0 || !isValidId(app))
+      throw new ConfigError(variable, `expected app=origin[,origin…] entries separated by ";", got ${JSON.stringify(entry.trim())}`);
+    const set = out.get(app) ?? new Set<string>();
+    for (const o of entry.slice(eq + 1).split(",")) {
+      const origin = o.trim();
+      if (!/^https?:\/\/[^\s/]+$/.test(origin))
+        throw new ConfigError(variable, `origin ${JSON.stringify(origin)} of app ${app} must be scheme://host[:port] with no path`);
+      set.add(origin.toLowerCase());
+    }
+    out.set(app, set);
+  }
+  return out;
+}
+
+export function originAllowList(): Setting<OriginAllowList> {
+  return (env, variable) => parseOriginAllowList(env[variable] ?? "", variable);
+}
+
+/** Whether a socket of `app` may connect from `origin` (the header, "" when absent). */
+export function originAllowed(list: OriginAllowList, app: string, origin: string): boolean {
+  if (origin === "") return true;
+  const allowed = list.get(app);
+  return allowed === undefined || allowed.has(origin.toLowerCase());
+}
