@@ -1,9 +1,7 @@
 /**
  * A session (DESIGN §4, Tokbox/OpenVidu style): room `session:<id>`, tokens by role, close, force-disconnect.
  */
-import { DEFAULT_EXPIRES_IN } from "@switchboard/protocol";
-import { DEFAULT_SESSION_ROLE, type SessionRoleName } from "./styles.js";
-import { secondsUntil } from "./signing.js";
+import type { SessionRoleName } from "./styles.js";
 
 export interface SessionTokenOptions {
   /** SUBSCRIBER, PUBLISHER (default) or MODERATOR; lower case accepted. */
@@ -25,7 +23,7 @@ export type DisconnectTarget = string | { clientId: string } | { connectionId: s
 
 /** What a Session needs from its Switchboard. */
 export interface SessionBackend {
-  sessionToken(sessionId: string, role: SessionRoleName, data: string | undefined, expiresIn: number, clientId?: string | number): Promise<string>;
+  sessionToken(sessionId: string, options: SessionTokenOptions): Promise<string>;
   closeSession(sessionId: string): Promise<void>;
   forceDisconnect(sessionId: string, target: DisconnectTarget): Promise<{ affected: number }>;
 }
@@ -43,8 +41,7 @@ export class Session {
 
   /** A token for this session's room with the given role, signed offline. */
   generateToken(options: SessionTokenOptions = {}): Promise<string> {
-    const expiresIn = options.expireTime === undefined ? DEFAULT_EXPIRES_IN : secondsUntil(options.expireTime);
-    return this.backend.sessionToken(this.sessionId, options.role ?? DEFAULT_SESSION_ROLE, options.data, expiresIn, options.clientId);
+    return this.backend.sessionToken(this.sessionId, options);
   }
 
   /** Closes the session: its sockets get 4004 and new tokens are refused. */

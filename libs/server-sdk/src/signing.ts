@@ -23,19 +23,22 @@ export function signingKeyOf(apiKey: unknown): SigningKey {
   return key;
 }
 
-export async function signOffline(key: SigningKey, req: TokenRequest): Promise<TokenResponse> {
-  const claims = buildClaims(req);
+export async function signOffline(key: SigningKey, req: TokenRequest, nowSec?: number): Promise<TokenResponse> {
+  const claims = buildClaims(req, nowSec === undefined ? {} : { nowSec });
   return tokenResponse(await signToken(claims, key), claims);
 }
 
-/** Seconds from now until an absolute time given as a Date or epoch milliseconds. */
-export function secondsUntil(expireTime: Date | number, now = Date.now()): number {
+/**
+ * Seconds from `nowSec` until an absolute time given as a Date or epoch milliseconds, so that a token issued at
+ * `nowSec` expires at the last whole second not after it.
+ */
+export function secondsUntil(expireTime: Date | number, nowSec: number): number {
   const ms = expireTime instanceof Date ? expireTime.getTime() : expireTime;
   if (typeof ms !== "number" || !Number.isFinite(ms))
     throw new SwitchboardError("bad_request", "expireTime must be a Date or epoch milliseconds");
   if (ms < 1e12)
     throw new SwitchboardError("bad_request", "expireTime looks like epoch seconds; pass epoch milliseconds or a Date");
-  const seconds = Math.ceil((ms - now) / 1000);
-  if (seconds < 1) throw new SwitchboardError("bad_request", "expireTime must be in the future");
+  const seconds = Math.floor(ms / 1000) - nowSec;
+  if (seconds < 1) throw new SwitchboardError("bad_request", "expireTime must be at least a second in the future");
   return seconds;
 }

@@ -15,11 +15,6 @@ export const SessionRole = { SUBSCRIBER: "SUBSCRIBER", PUBLISHER: "PUBLISHER", M
 export type SessionRoleName = keyof typeof SessionRole | "subscriber" | "publisher" | "moderator";
 export const DEFAULT_SESSION_ROLE = SessionRole.PUBLISHER;
 
-/** The one room a session token grants (DESIGN §3). */
-export function sessionRoom(sessionId: string): string {
-  return `session:${sessionId}`;
-}
-
 export const ChatCapability = {
   SEND_MESSAGE: "SEND_MESSAGE",
   DELETE_MESSAGE: "DELETE_MESSAGE",

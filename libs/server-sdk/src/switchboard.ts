@@ -7,6 +7,7 @@ import {
   assertEvent,
   assertRoom,
   normalizeRole,
+  sessionRoom,
   type PermissionMap,
   type PublishResult,
   type SigningKey,
@@ -14,17 +15,17 @@ import {
   type TokenResponse,
 } from "@switchboard/protocol";
 import { HttpClient } from "./http.js";
-import { Session, type DisconnectTarget, type SessionBackend, type SessionInfo } from "./session.js";
-import { signOffline, signingKeyOf } from "./signing.js";
+import { Session, type DisconnectTarget, type SessionBackend, type SessionInfo, type SessionTokenOptions } from "./session.js";
+import { secondsUntil, signOffline, signingKeyOf } from "./signing.js";
 import {
   DEFAULT_CHAT_SESSION_MINUTES,
+  DEFAULT_SESSION_ROLE,
   Days30,
   Hours1,
   Hours2,
   Hours24,
   Weeks1,
   chatCapabilities,
-  sessionRoom,
   type ChatCapabilityName,
   type SessionRoleName,
 } from "./styles.js";
@@ -126,7 +127,7 @@ export class Switchboard {
         this.http.json({ method: "POST", base: this.ingestUrl, path: "/api/v1/pub_subs", body: message, auth: "raw" }),
     };
     this.sessions = {
-      sessionToken: (sessionId, role, data, expiresIn, clientId) => this.sessionToken(sessionId, role, data, expiresIn, clientId),
+      sessionToken: (sessionId, options) => this.sessionToken(sessionId, options),
       closeSession: async (sessionId) => {
         await this.http.json({ method: "DELETE", base: this.authUrl, path: `/v1/sessions/${encodeURIComponent(sessionId)}` });
       },
@@ -149,7 +150,7 @@ export class Switchboard {
   // ---- publish ----
 
   /** Publishes over HTTP; resolves once JetStream stored the message. */
-  publish(room: string, event: string, data: unknown = null, options: PublishOptions = {}): Promise<PublishResult> {
+  async publish(room: string, event: string, data: unknown = null, options: PublishOptions = {}): Promise<PublishResult> {
     assertRoom(room);
     assertEvent(event);
     const body: Record<string, unknown> = { event, data };
@@ -189,30 +190,27 @@ export class Switchboard {
 
   /** Tokbox style: a token for `session:<sessionId>`; `expiration` is a duration in seconds (e.g. Switchboard.Hours24). */
   token(sessionId: string, role: SessionRoleName, connectionData?: string, expiration?: number): Promise<string> {
-    return this.sessionToken(sessionId, role, connectionData, expiration);
+    return this.sessionToken(sessionId, { role, ...(connectionData !== undefined ? { data: connectionData } : {}) }, expiration);
   }
 
-  tokens(n: number, sessionId: string, role: SessionRoleName, connectionData?: string, expiration?: number): Promise<string[]> {
+  async tokens(n: number, sessionId: string, role: SessionRoleName, connectionData?: string, expiration?: number): Promise<string[]> {
     if (!Number.isInteger(n) || n < 1 || n > 1000) throw new SwitchboardError("bad_request", "tokens(n, …): n must be an integer from 1 to 1000");
-    return Promise.all(Array.from({ length: n }, () => this.sessionToken(sessionId, role, connectionData, expiration)));
+    return Promise.all(Array.from({ length: n }, () => this.token(sessionId, role, connectionData, expiration)));
   }
 
-  private async sessionToken(
-    sessionId: string,
-    role: SessionRoleName,
-    data: string | undefined,
-    expiresIn: number | undefined,
-    clientId?: string | number,
-  ): Promise<string> {
+  /** A token for room `session:<id>` with the role's capabilities, signed offline; `expiresIn` wins over `expireTime`. */
+  private async sessionToken(sessionId: string, options: SessionTokenOptions, expiresIn?: number): Promise<string> {
     const room = assertRoom(sessionRoom(sessionId));
+    const nowSec = Math.floor(Date.now() / 1000);
+    const expiry = expiresIn ?? (options.expireTime === undefined ? undefined : secondsUntil(options.expireTime, nowSec));
     const req: TokenRequest = {
-      role: normalizeRole(role),
+      role: normalizeRole(options.role ?? DEFAULT_SESSION_ROLE),
       permissions: { [room]: ["*"] } satisfies PermissionMap,
-      ...(data !== undefined ? { data } : {}),
-      ...(expiresIn !== undefined ? { expiresIn } : {}),
-      ...(clientId !== undefined ? { clientId } : {}),
+      ...(options.data !== undefined ? { data: options.data } : {}),
+      ...(expiry !== undefined ? { expiresIn: expiry } : {}),
+      ...(options.clientId !== undefined ? { clientId: options.clientId } : {}),
     };
-    return (await signOffline(this.key, req)).token;
+    return (await signOffline(this.key, req, nowSec)).token;
   }
 
   private async forceDisconnect(sessionId: string, target: DisconnectTarget): Promise<{ affected: number }> {
