@@ -32,6 +32,8 @@ export interface ClientEvents extends Record<string, unknown[]> {
   error: [SwitchboardError];
   /** `message.deleted` pushes. */
   deleted: [{ room: string; id: string }];
+  /** The token was refreshed on the open connection; the new expiry in epoch ms. */
+  refreshed: [number];
 }
 
 interface Pending {
@@ -95,6 +97,11 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
 
   get state(): ConnectionState {
     return this._state;
+  }
+
+  /** When the current token expires (epoch ms), once known. */
+  get expiresAt(): number | undefined {
+    return this.tokenExpiresAt;
   }
 
   /** Opens the connection; resolves when the gateway sent `connected`. */
@@ -356,6 +363,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       this.token = token;
       const res = await this.request<{ expiresAt: number }>("refresh", { token }, { retry: false });
       this.tokenExpiresAt = res.expiresAt;
+      this.emit("refreshed", res.expiresAt);
     } catch (err) {
       this.reportError(err);
     }
