@@ -25,6 +25,8 @@ export function startNatsRuntime<T>(opts: {
   log: Logger;
   signal: AbortSignal;
   setup: (nc: NatsConnection) => Promise<T>;
+  /** See ConnectOptions.noAsyncTraces. */
+  noAsyncTraces?: boolean;
 }): NatsRuntime<T> {
   let nc: NatsConnection | undefined;
   let deps: T | undefined;
@@ -38,7 +40,10 @@ export function startNatsRuntime<T>(opts: {
   readyPromise.catch(() => undefined);
 
   const boot = async (): Promise<void> => {
-    nc = await connectNats({ servers: opts.servers, name: opts.name, log: opts.log }, opts.signal);
+    nc = await connectNats(
+      { servers: opts.servers, name: opts.name, log: opts.log, ...(opts.noAsyncTraces === true ? { noAsyncTraces: true } : {}) },
+      opts.signal,
+    );
     connected = true;
     void (async () => {
       for await (const s of nc.status()) {
