@@ -3,6 +3,7 @@ import {
   Buckets,
   DEFAULT_PORTS,
   KeyRegistry,
+  STREAM_ROOMS,
   SecretBox,
   commonSpec,
   createLogger,
@@ -20,7 +21,8 @@ import {
   startNatsRuntime,
 } from "@switchboard/core";
 import { createHttpService } from "@switchboard/http";
-import { ingestRoutes, type IngestDeps } from "./app.js";
+import { STORE_TIMEOUT_MS, ingestRoutes, type IngestDeps } from "./app.js";
+import { createAckPublisher } from "./publisher.js";
 import { createRateLimiter } from "./ratelimit.js";
 
 const SERVICE = "publish-ingest";
@@ -45,6 +47,8 @@ runService(SERVICE, async (signal) => {
     name: SERVICE,
     log,
     signal,
+    // JetStream publishes are this service's hot path: no per-request stack capture.
+    noAsyncTraces: true,
     setup: async (nc) => {
       const jsm = await jetstreamManager(nc);
       await ensureRoomsStream(
@@ -60,7 +64,9 @@ runService(SERVICE, async (signal) => {
       const buckets = await openBuckets(js, [Buckets.keys], config.SWITCHBOARD_REPLICAS);
       const keys = new KeyRegistry(buckets[Buckets.keys], box, log);
       await keys.start(signal);
-      return { nc, js, jsm, keys };
+      const publisher = createAckPublisher(nc, { timeoutMs: STORE_TIMEOUT_MS, stream: STREAM_ROOMS });
+      signal.addEventListener("abort", () => publisher.close(), { once: true });
+      return { nc, jsm, keys, publisher };
     },
   });
 

@@ -3,18 +3,17 @@
  * every failure to store (timeout, no responders, disconnected, no quorum) becomes `unavailable` (503, Retry-After),
  * so no caller can answer 2xx for a message that is not stored. This is the ingest hot path.
  */
-import { headers as natsHeaders } from "@nats-io/transport-node";
-import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { SwitchboardError, messageIdFromOffset, type PublishResult } from "@switchboard/protocol";
 import {
-  HEADER_TRACEPARENT,
   Subjects,
   encodeBody,
   type KeyRegistry,
   type NatsRuntime,
   type ingestMetrics,
 } from "@switchboard/core";
+import type { AckPublisher } from "./publisher.js";
 
 /** How long a publish waits for the JetStream acknowledgement before answering 503. */
 export const STORE_TIMEOUT_MS = 2000;
@@ -23,9 +22,9 @@ export const RETRY_AFTER_S = 1;
 
 export interface IngestDeps {
   nc: NatsConnection;
-  js: JetStreamClient;
   jsm: JetStreamManager;
   keys: KeyRegistry;
+  publisher: AckPublisher;
 }
 
 export interface StoreContext {
@@ -58,24 +57,18 @@ export function unavailable(message: string, cause?: unknown): SwitchboardError 
 
 /** Stores one message; resolves with its id and offset once stored, rejects with `unavailable` otherwise. */
 export async function storeMessage(ctx: StoreContext, req: StoreRequest): Promise<PublishResult> {
-  const { js } = ctx.nats.get();
+  const { publisher } = ctx.nats.get();
   const body = encodeBody({
     event: req.event,
     dataJson: req.dataJson,
     timestamp: Date.now(),
     ...(req.clientId !== undefined ? { clientId: req.clientId } : {}),
   });
-  let h;
-  if (req.traceparent !== undefined) {
-    h = natsHeaders();
-    h.set(HEADER_TRACEPARENT, req.traceparent);
-  }
   const started = performance.now();
   try {
-    const ack = await js.publish(Subjects.room(req.app, req.room), body, {
-      timeout: STORE_TIMEOUT_MS,
-      ...(req.idempotencyKey !== undefined ? { msgID: `${req.app}:${req.idempotencyKey}` } : {}),
-      ...(h !== undefined ? { headers: h } : {}),
+    const ack = await publisher.publish(Subjects.room(req.app, req.room), body, {
+      msgID: req.idempotencyKey !== undefined ? `${req.app}:${req.idempotencyKey}` : undefined,
+      traceparent: req.traceparent,
     });
     ctx.metrics.storeLatency.observe((performance.now() - started) / 1000);
     ctx.metrics.published.inc({ result: ack.duplicate ? "duplicate" : "stored" });

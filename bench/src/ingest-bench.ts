@@ -1,0 +1,169 @@
+/**
+ * publish-ingest benchmark (issue 8, DESIGN §6). Starts its own nats-server (temporary store) plus auth (for the
+ * key) and one publish-ingest process on 127.0.0.1, then measures, with a lean keep-alive HTTP client:
+ *   1. single-message publishes/s (POST /v1/rooms/:room/messages, bounded concurrency)   target ≥ 8,000/s
+ *   2. messages/s through the batch endpoint (POST /v1/messages, 1000 per batch)          target ≥ 30,000/s
+ *   3. ack latency (p50/p99/max) at a fixed, open-loop 1,000 publishes/s                  target p99 ≤ 20 ms
+ * Each phase is bounded in time and count. Options (env): BENCH_SECONDS (per throughput phase, default 8),
+ * BENCH_CONCURRENCY (single, default 64), BENCH_BATCH_CONCURRENCY (default 4), BENCH_RATE_SECONDS (default 10),
+ * BENCH_PHASES (comma list of single,batch,rate; default all), BENCH_PROFILE=<dir> (write a V8 CPU profile of the
+ * ingest process there, for `node --cpu-prof` style analysis).
+ */
+import { Agent, request } from "node:http";
+import { randomBytes } from "node:crypto";
+import { startNatsServer, startService, waitReady, type ServiceHandle } from "@switchboard/dev";
+
+const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 8);
+const CONCURRENCY = Number(process.env["BENCH_CONCURRENCY"] ?? 64);
+const BATCH_CONCURRENCY = Number(process.env["BENCH_BATCH_CONCURRENCY"] ?? 4);
+const BATCH_SIZE = 1000;
+const RATE = 1000;
+const RATE_SECONDS = Number(process.env["BENCH_RATE_SECONDS"] ?? 10);
+/** Hard bound on requests per phase, whatever the duration. */
+const MAX_REQUESTS = 500_000;
+const PHASES = new Set((process.env["BENCH_PHASES"] ?? "single,batch,rate").split(","));
+const PROFILE_DIR = process.env["BENCH_PROFILE"];
+
+interface Target {
+  port: number;
+  agent: Agent;
+  auth: string;
+}
+
+/** One POST; resolves with the status once the whole response arrived. */
+function post(t: Target, path: string, body: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port: t.port,
+        path,
+        method: "POST",
+        agent: t.agent,
+        headers: { authorization: t.auth, "content-type": "application/json", "content-length": body.length },
+      },
+      (res) => {
+        res.on("data", () => undefined);
+        res.on("end", () => resolve(res.statusCode ?? 0));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** Runs `concurrency` loops calling `once` until `seconds` pass or MAX_REQUESTS are made; returns counts and time. */
+async function closedLoop(concurrency: number, seconds: number, once: (i: number) => Promise<number>) {
+  const deadline = performance.now() + seconds * 1000;
+  let issued = 0;
+  let ok = 0;
+  const statuses = new Map<number, number>();
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline && issued < MAX_REQUESTS) {
+        const status = await once(issued++);
+        if (status === 201) ok++;
+        else statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      }
+    }),
+  );
+  return { ok, other: Object.fromEntries(statuses), elapsed: (performance.now() - started) / 1000 };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+}
+
+async function main(): Promise<void> {
+  const nats = await startNatsServer();
+  const devKey = `bench.key1:${randomBytes(32).toString("base64url")}`;
+  const env = {
+    NATS_URL: nats.url,
+    LOG_LEVEL: "warn",
+    SWITCHBOARD_MASTER_KEY: randomBytes(32).toString("hex"),
+    SWITCHBOARD_DEV_KEY: devKey,
+    // High enough never to refuse, so the limiter's cost is still measured.
+    SWITCHBOARD_INGEST_RATE: "10000000",
+    SWITCHBOARD_INGEST_BURST: "10000000",
+  };
+  const services: ServiceHandle[] = [];
+  try {
+    const auth = await startService("auth", { env });
+    services.push(auth);
+    await waitReady(auth);
+    const ingestEnv = PROFILE_DIR === undefined ? env : { ...env, BENCH_PROFILE: PROFILE_DIR, NODE_OPTIONS: `--import=${new URL("./ingest-profile.js", import.meta.url).href}` };
+    const ingest = await startService("publish-ingest", { env: ingestEnv });
+    services.push(ingest);
+    await waitReady(ingest);
+    const t: Target = { port: ingest.port, agent: new Agent({ keepAlive: true, maxSockets: 256 }), auth: `Bearer ${devKey}` };
+
+    const rooms = Array.from({ length: 16 }, (_, i) => `/v1/rooms/bench:r${i}/messages`);
+    const single = Buffer.from(JSON.stringify({ event: "tick", data: { text: "hello world", n: 42 } }));
+    const batchBody = Buffer.from(
+      JSON.stringify({
+        messages: Array.from({ length: BATCH_SIZE }, (_, i) => ({ room: `bench:b${i % 16}`, event: "tick", data: { text: "hello world", n: i } })),
+      }),
+    );
+
+    // Warm-up: JIT, key cache, connections.
+    await closedLoop(CONCURRENCY, 2, (i) => post(t, rooms[i % rooms.length] as string, single));
+
+    if (PHASES.has("single")) {
+    const s = await closedLoop(CONCURRENCY, SECONDS, (i) => post(t, rooms[i % rooms.length] as string, single));
+    console.log(
+      `single: ${Math.round(s.ok / s.elapsed)} publishes/s (${s.ok} in ${s.elapsed.toFixed(1)} s, concurrency ${CONCURRENCY}, non-201 ${JSON.stringify(s.other)})`,
+    );
+
+    }
+    if (PHASES.has("batch")) {
+    const b = await closedLoop(BATCH_CONCURRENCY, SECONDS, () => post(t, "/v1/messages", batchBody));
+    console.log(
+      `batch: ${Math.round((b.ok * BATCH_SIZE) / b.elapsed)} messages/s (${b.ok} batches of ${BATCH_SIZE} in ${b.elapsed.toFixed(1)} s, concurrency ${BATCH_CONCURRENCY}, non-201 ${JSON.stringify(b.other)})`,
+    );
+
+    }
+    if (PHASES.has("rate")) await rateLatency(t, rooms, single);
+    t.agent.destroy();
+  } finally {
+    await Promise.all(services.map((svc) => svc.stop()));
+    await nats.dispose();
+  }
+}
+
+async function rateLatency(t: Target, rooms: string[], single: Buffer): Promise<void> {
+    // Open loop: a publish every 1 ms regardless of answers, each timed from its scheduled start.
+    const total = RATE * RATE_SECONDS;
+    const latencies: number[] = [];
+    let failures = 0;
+    const start = performance.now();
+    const inflight: Array<Promise<void>> = [];
+    for (let i = 0; i < total; i++) {
+      const due = start + (i * 1000) / RATE;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      inflight.push(
+        post(t, rooms[i % rooms.length] as string, single).then(
+          (status) => {
+            if (status === 201) latencies.push(performance.now() - due);
+            else failures++;
+          },
+          () => {
+            failures++;
+          },
+        ),
+      );
+    }
+    await Promise.all(inflight);
+    const achieved = total / ((performance.now() - start) / 1000);
+    latencies.sort((x, y) => x - y);
+    console.log(
+      `ack latency at ${RATE}/s for ${RATE_SECONDS} s (achieved ${Math.round(achieved)}/s): p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms, max ${(latencies[latencies.length - 1] ?? NaN).toFixed(2)} ms, failures ${failures}`,
+    );
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
