@@ -21,11 +21,6 @@ export interface ConnectOptions {
   servers: string[];
   name: string;
   log: Logger;
-  /**
-   * Skip capturing a stack trace per request (nats.js captures one by default, which dominates the CPU of a
-   * request-heavy hot path such as ingest's JetStream publishes; errors then carry shorter stacks).
-   */
-  noAsyncTraces?: boolean;
 }
 
 /** Connects, retrying forever (the process stays up and not-ready meanwhile); logs every status change once. */
@@ -42,7 +37,6 @@ export async function connectNats(opts: ConnectOptions, signal: AbortSignal): Pr
         reconnectJitter: 250,
         pingInterval: 10_000,
         timeout: 2000,
-        ...(opts.noAsyncTraces === true ? { noAsyncTraces: true } : {}),
       });
       opts.log.info({ server: nc.getServer() }, "connected to NATS");
       void (async () => {

@@ -25,8 +25,6 @@ export function startNatsRuntime<T>(opts: {
   log: Logger;
   signal: AbortSignal;
   setup: (nc: NatsConnection) => Promise<T>;
-  /** See ConnectOptions.noAsyncTraces. */
-  noAsyncTraces?: boolean;
 }): NatsRuntime<T> {
   let nc: NatsConnection | undefined;
   let deps: T | undefined;
@@ -40,10 +38,7 @@ export function startNatsRuntime<T>(opts: {
   readyPromise.catch(() => undefined);
 
   const boot = async (): Promise<void> => {
-    nc = await connectNats(
-      { servers: opts.servers, name: opts.name, log: opts.log, ...(opts.noAsyncTraces === true ? { noAsyncTraces: true } : {}) },
-      opts.signal,
-    );
+    nc = await connectNats({ servers: opts.servers, name: opts.name, log: opts.log }, opts.signal);
     connected = true;
     void (async () => {
       for await (const s of nc.status()) {

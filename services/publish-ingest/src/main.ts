@@ -47,8 +47,6 @@ runService(SERVICE, async (signal) => {
     name: SERVICE,
     log,
     signal,
-    // JetStream publishes are this service's hot path: no per-request stack capture.
-    noAsyncTraces: true,
     setup: async (nc) => {
       const jsm = await jetstreamManager(nc);
       await ensureRoomsStream(
