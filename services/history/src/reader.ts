@@ -7,8 +7,9 @@
  * - Forwards: one consumer from the lower bound, fetching until `limit + 1` matching messages (the extra one says
  *   whether there is a next page), the upper bound, or the end. The cursor pins the upper bound at the room's end
  *   when the first page was read, so paging ends and every message is returned exactly once.
- * - Backwards: a window of offsets below the upper bound, sized from the room's density (messages per offset) or
- *   the previous page's span, widened by what it held until it holds `limit + 1` matching messages.
+ * - Backwards: a window of offsets below the upper bound, sized from the previous page's span (in the cursor) or
+ *   the room's spacing remembered from an earlier read, resized from the consumer's pending count before fetching
+ *   while it reaches the room's end, and widened by what it held until it holds `limit + 1` matching messages.
  * - start/end (ms, on the message `timestamp`) narrow the read itself: a consumer created `by_start_time` reports
  *   the stream position of a time, which bounds the offsets; the page is then filtered exactly on `timestamp`.
  *   The stream's own clock may differ from the stamping service's, so the bound is widened by TIME_SKEW_MS.
@@ -50,6 +51,7 @@ export interface Reader {
 export const TIME_SKEW_MS = 2000;
 const FETCH_BATCH = 256;
 const FETCH_EXPIRES_MS = 1000;
+const SPACING_CACHE_MAX = 10_000;
 const decoder = new TextDecoder();
 
 type Accept = (m: StoredMessage) => boolean;
@@ -90,8 +92,8 @@ export function createReader(
   }
 
   /**
-   * Matching messages of `subject` with from <= offset <= to, oldest first, at most `want`. With `maxPending`,
-   * answers `{ tooWide }` without fetching when more than that many messages lie at or after `from`.
+   * Matching messages of `subject` with from <= offset <= to, oldest first, at most `want`. With `expect`, answers
+   * `{ pending }` without fetching when the count of messages at or after `from` falls outside [min, max].
    */
   async function collect(
     room: string,
@@ -100,12 +102,12 @@ export function createReader(
     to: number,
     want: number,
     accept: Accept,
-    maxPending = Number.POSITIVE_INFINITY,
-  ): Promise<StoredMessage[] | { tooWide: number }> {
+    expect?: { min: number; max: number },
+  ): Promise<StoredMessage[] | { pending: number }> {
     const ci = await openConsumer(subject, { seq: from });
     try {
       let pending = ci.num_pending;
-      if (pending > maxPending) return { tooWide: pending };
+      if (expect !== undefined && (pending < expect.min || pending > expect.max)) return { pending };
       const consumer = js.consumers.getConsumerFromInfo(ci);
       const out: StoredMessage[] = [];
       while (pending > 0 && out.length < want) {
@@ -135,16 +137,11 @@ export function createReader(
     }
   }
 
-  /** Offsets likely to hold `need` messages below `hi`: from the room's count over its span of offsets. */
-  async function estimateWidth(subject: string, lo: number, hi: number, last: number, need: number): Promise<number> {
-    const [info, first] = await Promise.all([
-      jsm.streams.info(STREAM_ROOMS, { subjects_filter: subject }),
-      jsm.direct.getMessage(STREAM_ROOMS, { seq: lo, next_by_subj: subject }),
-    ]);
-    const count = info.state.subjects?.[subject] ?? 0;
-    if (first === null || count === 0) return hi - lo + 1;
-    const density = count / Math.max(1, last - first.seq + 1);
-    return Math.ceil((need / density) * 1.25) + 8;
+  /** Offsets per message of recently read rooms: sizes the first backwards window without a lookup. */
+  const spacing = new Map<string, number>();
+  function rememberSpacing(subject: string, offsetsPerMessage: number): void {
+    if (spacing.size >= SPACING_CACHE_MAX) spacing.delete(spacing.keys().next().value as string);
+    spacing.set(subject, offsetsPerMessage);
   }
 
   async function read(q: ReadQuery): Promise<Page> {
@@ -159,17 +156,15 @@ export function createReader(
     const end = q.end;
     const accept: Accept = (m) => (start === undefined || m.timestamp >= start) && (end === undefined || m.timestamp <= end);
 
-    const last = await lastSeq(subject);
     let lo = (q.after ?? 0) + 1;
+    const [last, below, above] = await Promise.all([
+      lastSeq(subject),
+      q.timeResolved === true || start === undefined ? undefined : offsetBefore(subject, start - TIME_SKEW_MS),
+      q.timeResolved === true || end === undefined ? undefined : offsetBefore(subject, end + TIME_SKEW_MS + 1),
+    ]);
     let hi = Math.min(last, q.before === undefined ? last : q.before - 1);
-    if (q.timeResolved !== true && hi >= lo) {
-      const [below, above] = await Promise.all([
-        start === undefined ? undefined : offsetBefore(subject, start - TIME_SKEW_MS),
-        end === undefined ? undefined : offsetBefore(subject, end + TIME_SKEW_MS + 1),
-      ]);
-      if (below !== undefined) lo = Math.max(lo, below + 1);
-      if (above !== undefined) hi = Math.min(hi, above);
-    }
+    if (below !== undefined) lo = Math.max(lo, below + 1);
+    if (above !== undefined) hi = Math.min(hi, above);
     if (hi < lo) return { messages: [], next: null };
     const need = q.limit + 1;
     const resolved: Bounds = { direction: q.direction, start: q.start, end: q.end, timeResolved: true, after: lo > 1 ? lo - 1 : undefined };
@@ -181,18 +176,22 @@ export function createReader(
       return { messages, next };
     }
 
+    // Backwards: a window of offsets below `top`, sized from the last page's span or the room's known spacing.
+    // While the window reaches the room's end, the consumer's pending count is the window's count, so a window
+    // far too narrow or too wide is resized before anything is fetched.
     let rows: StoredMessage[] = [];
-    let width = q.widthHint !== undefined ? Math.ceil(q.widthHint * 1.25) + 8 : await estimateWidth(subject, lo, hi, last, need);
+    const known = q.widthHint !== undefined ? q.widthHint / need : spacing.get(subject);
+    let width = Math.ceil(need * (known ?? 8) * 1.25) + 8;
     let top = hi;
-    let guarded = false;
+    let resized = 0;
     for (;;) {
       const from = Math.max(lo, top - width + 1);
-      // A window at the room's end holds everything pending: refuse one far wider than needed, before fetching.
-      const limitPending = !guarded && top === last ? need * 4 + 64 : Number.POSITIVE_INFINITY;
-      const chunk = await collect(q.room, subject, from, top, Number.POSITIVE_INFINITY, accept, limitPending);
+      const missing = need - rows.length;
+      const check = top === last && resized < 3 ? { min: from > lo ? missing : 0, max: missing * 4 + 64 } : undefined;
+      const chunk = await collect(q.room, subject, from, top, Number.POSITIVE_INFINITY, accept, check);
       if (!Array.isArray(chunk)) {
-        guarded = true;
-        width = Math.max(need, Math.ceil((width * need * 2) / chunk.tooWide));
+        resized++;
+        width = Math.ceil((width * missing * 1.3) / Math.max(1, chunk.pending)) + 8;
         continue;
       }
       rows = chunk.concat(rows);
@@ -204,6 +203,7 @@ export function createReader(
     const messages = rows.slice(-q.limit).reverse();
     if (rows.length <= q.limit) return { messages, next: null };
     const widthHint = hi - rows[rows.length - need]!.offset + 1;
+    rememberSpacing(subject, widthHint / need);
     return { messages, next: encodeCursor({ ...resolved, before: messages[messages.length - 1]!.offset, widthHint }) };
   }
 
