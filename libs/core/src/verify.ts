@@ -70,16 +70,14 @@ function b64urlJson(part: string): unknown {
 
 const B64URL = /^[A-Za-z0-9_-]*$/;
 
-export async function verifyToken(token: string, opts: VerifyOptions): Promise<VerifiedToken> {
-  if (token.length > TOKEN_MAX_LENGTH) throw new TokenError("too_large", `token is longer than ${TOKEN_MAX_LENGTH} characters`);
-  const d1 = token.indexOf(".");
-  const d2 = d1 < 0 ? -1 : token.indexOf(".", d1 + 1);
-  if (d1 <= 0 || d2 < 0 || token.indexOf(".", d2 + 1) >= 0) throw new TokenError("malformed", "token is not a JWS compact string");
-  const h = token.slice(0, d1);
-  const p = token.slice(d1 + 1, d2);
-  const s = token.slice(d2 + 1);
-  if (!B64URL.test(h) || !B64URL.test(p) || !B64URL.test(s)) throw new TokenError("malformed", "token is not base64url");
+/** Accepted headers (one per key in practice) → their kid, so a connect decodes no header it has seen before. */
+const headerCache = new Map<string, string>();
+const HEADER_CACHE_MAX = 1000;
 
+/** Checks the protected header (HS256 only, no crit, a kid) and returns its kid. */
+function kidOf(h: string): string {
+  const cached = headerCache.get(h);
+  if (cached !== undefined) return cached;
   let header: Record<string, unknown>;
   try {
     header = b64urlJson(h) as Record<string, unknown>;
@@ -91,6 +89,22 @@ export async function verifyToken(token: string, opts: VerifyOptions): Promise<V
   if (header["crit"] !== undefined) throw new TokenError("malformed", "token header crit is not supported");
   const kid = header["kid"];
   if (typeof kid !== "string" || kid.length > 200) throw new TokenError("unknown_kid", "token header kid is missing");
+  if (headerCache.size >= HEADER_CACHE_MAX) headerCache.clear();
+  headerCache.set(h, kid);
+  return kid;
+}
+
+export async function verifyToken(token: string, opts: VerifyOptions): Promise<VerifiedToken> {
+  if (token.length > TOKEN_MAX_LENGTH) throw new TokenError("too_large", `token is longer than ${TOKEN_MAX_LENGTH} characters`);
+  const d1 = token.indexOf(".");
+  const d2 = d1 < 0 ? -1 : token.indexOf(".", d1 + 1);
+  if (d1 <= 0 || d2 < 0 || token.indexOf(".", d2 + 1) >= 0) throw new TokenError("malformed", "token is not a JWS compact string");
+  const h = token.slice(0, d1);
+  const p = token.slice(d1 + 1, d2);
+  const s = token.slice(d2 + 1);
+  if (!B64URL.test(h) || !B64URL.test(p) || !B64URL.test(s)) throw new TokenError("malformed", "token is not base64url");
+
+  const kid = kidOf(h);
   const key = opts.keys.peek(kid) ?? (await opts.keys.get(kid));
   if (key === undefined)
     throw opts.keys.wasDeleted(kid)

@@ -2,7 +2,7 @@ import { createSecretKey } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { buildClaims, signToken } from "@switchboard/protocol";
 import { IssuanceLimiter } from "./ratelimit.js";
-import { newJtis, signHs256 } from "./sign.js";
+import { newJtis, signHs256, signHs256Batch } from "./sign.js";
 
 const key = { appId: "app1", keyId: "key1", secret: "s3cret-s3cret-s3cret-s3cret-s3cret-xx" };
 const hmac = { kid: "app1.key1", hmacKey: createSecretKey(Buffer.from(key.secret, "utf8")) };
@@ -20,9 +20,16 @@ describe("node:crypto signer", () => {
     }
   });
 
-  it("makes distinct 22-character ids", () => {
-    const ids = newJtis(1000);
-    expect(new Set(ids).size).toBe(1000);
+  it("signs a batch that differs only in jti, each token identical to jose's", async () => {
+    const claims = buildClaims({ clientId: "b", role: "subscriber" }, { nowSec: 1_700_000_000, jti: "" });
+    const tokens = signHs256Batch(claims, ["j1", "j2"], hmac);
+    expect(tokens[0]).toBe(await signToken({ ...claims, jti: "j1" }, key));
+    expect(tokens[1]).toBe(await signToken({ ...claims, jti: "j2" }, key));
+  });
+
+  it("makes distinct 22-character ids, across pool refills", () => {
+    const ids = newJtis(3000);
+    expect(new Set(ids).size).toBe(3000);
     for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{22}$/);
   });
 });

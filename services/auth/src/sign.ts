@@ -1,9 +1,10 @@
 /**
  * HS256 signing with node:crypto for the auth service's hot path. The token is byte-identical to `signToken` in
  * @switchboard/protocol (same canonical header and payload, checked by a test), so offline and online tokens are
- * one format; jose stays in the browser-safe protocol lib for the SDKs.
+ * one format; jose stays in the browser-safe protocol lib for the SDKs. Tokens of one call differ only in `jti`
+ * (the last payload member), so the payload JSON before it is serialised once per call.
  */
-import { createHmac, randomBytes, type KeyObject } from "node:crypto";
+import { createHmac, randomFillSync, type KeyObject } from "node:crypto";
 import { tokenHeader, tokenPayload, type TokenClaims } from "@switchboard/protocol";
 
 export interface HmacKey {
@@ -23,15 +24,38 @@ function encodedHeader(kid: string): string {
   return h;
 }
 
-export function signHs256(claims: TokenClaims, key: HmacKey): string {
-  const input = `${encodedHeader(key.kid)}.${Buffer.from(JSON.stringify(tokenPayload(claims))).toString("base64url")}`;
-  return `${input}.${createHmac("sha256", key.hmacKey).update(input).digest("base64url")}`;
+/** Signs `claims` once per jti in `jtis` (the template's own jti is ignored). */
+export function signHs256Batch(template: TokenClaims, jtis: readonly string[], key: HmacKey): string[] {
+  const json = JSON.stringify(tokenPayload({ ...template, jti: "" }));
+  const before = json.slice(0, -3); // ends with `"jti":`, before `""}`
+  const header = encodedHeader(key.kid);
+  const out = new Array<string>(jtis.length);
+  for (let i = 0; i < jtis.length; i++) {
+    const input = `${header}.${Buffer.from(`${before}${JSON.stringify(jtis[i])}}`).toString("base64url")}`;
+    out[i] = `${input}.${createHmac("sha256", key.hmacKey).update(input).digest("base64url")}`;
+  }
+  return out;
 }
 
-/** `n` token ids of 16 random bytes each, base64url (the same shape as protocol's randomId). */
+export function signHs256(claims: TokenClaims, key: HmacKey): string {
+  return signHs256Batch(claims, [claims.jti], key)[0]!;
+}
+
+const JTI_BYTES = 16;
+const POOL_BYTES = JTI_BYTES * 1024;
+const pool = Buffer.alloc(POOL_BYTES);
+let poolAt = POOL_BYTES;
+
+/** `n` token ids of 16 random bytes each, base64url (the same shape as protocol's randomId), from a refilled pool. */
 export function newJtis(n: number): string[] {
-  const buf = randomBytes(16 * n);
   const out = new Array<string>(n);
-  for (let i = 0; i < n; i++) out[i] = buf.subarray(i * 16, i * 16 + 16).toString("base64url");
+  for (let i = 0; i < n; i++) {
+    if (poolAt === POOL_BYTES) {
+      randomFillSync(pool);
+      poolAt = 0;
+    }
+    out[i] = pool.toString("base64url", poolAt, poolAt + JTI_BYTES);
+    poolAt += JTI_BYTES;
+  }
   return out;
 }
