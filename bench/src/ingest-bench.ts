@@ -10,6 +10,7 @@
  * ingest process there, for `node --cpu-prof` style analysis).
  */
 import { Agent, request } from "node:http";
+import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { startNatsServer, startService, waitReady, type ServiceHandle } from "@switchboard/dev";
 
@@ -72,6 +73,32 @@ async function closedLoop(concurrency: number, seconds: number, once: (i: number
   return { ok, other: Object.fromEntries(statuses), elapsed: (performance.now() - started) / 1000 };
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU each process spent per message during `run`: the figure that does not depend on how busy the machine is. */
+async function withCpu<T>(pids: Record<string, number | undefined>, run: () => Promise<T>, messages: (r: T) => number): Promise<[T, string]> {
+  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
+  const clientBefore = process.cpuUsage();
+  const r = await run();
+  const n = messages(r);
+  const c = process.cpuUsage(clientBefore);
+  const parts = Object.entries(pids).map(([k, pid]) => {
+    const us = ((cpuSeconds(pid) - (before[k] ?? NaN)) * 1e6) / n;
+    return `${k} ${us.toFixed(1)} µs/msg (≈ ${Math.round(1e6 / us)} msg/s per core)`;
+  });
+  parts.push(`bench client ${(((c.user + c.system) / n)).toFixed(1)} µs/msg`);
+  return [r, `  cpu: ${parts.join(", ")}`];
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 }
@@ -110,19 +137,28 @@ async function main(): Promise<void> {
     // Warm-up: JIT, key cache, connections.
     await closedLoop(CONCURRENCY, 2, (i) => post(t, rooms[i % rooms.length] as string, single));
 
+    const pids = { ingest: ingest.process.pid, "nats-server": nats.process.pid };
     if (PHASES.has("single")) {
-    const s = await closedLoop(CONCURRENCY, SECONDS, (i) => post(t, rooms[i % rooms.length] as string, single));
-    console.log(
-      `single: ${Math.round(s.ok / s.elapsed)} publishes/s (${s.ok} in ${s.elapsed.toFixed(1)} s, concurrency ${CONCURRENCY}, non-201 ${JSON.stringify(s.other)})`,
-    );
-
+      const [s, cpu] = await withCpu(
+        pids,
+        () => closedLoop(CONCURRENCY, SECONDS, (i) => post(t, rooms[i % rooms.length] as string, single)),
+        (r) => r.ok,
+      );
+      console.log(
+        `single: ${Math.round(s.ok / s.elapsed)} publishes/s (${s.ok} in ${s.elapsed.toFixed(1)} s, concurrency ${CONCURRENCY}, non-201 ${JSON.stringify(s.other)})`,
+      );
+      console.log(cpu);
     }
     if (PHASES.has("batch")) {
-    const b = await closedLoop(BATCH_CONCURRENCY, SECONDS, () => post(t, "/v1/messages", batchBody));
-    console.log(
-      `batch: ${Math.round((b.ok * BATCH_SIZE) / b.elapsed)} messages/s (${b.ok} batches of ${BATCH_SIZE} in ${b.elapsed.toFixed(1)} s, concurrency ${BATCH_CONCURRENCY}, non-201 ${JSON.stringify(b.other)})`,
-    );
-
+      const [b, cpu] = await withCpu(
+        pids,
+        () => closedLoop(BATCH_CONCURRENCY, SECONDS, () => post(t, "/v1/messages", batchBody)),
+        (r) => r.ok * BATCH_SIZE,
+      );
+      console.log(
+        `batch: ${Math.round((b.ok * BATCH_SIZE) / b.elapsed)} messages/s (${b.ok} batches of ${BATCH_SIZE} in ${b.elapsed.toFixed(1)} s, concurrency ${BATCH_CONCURRENCY}, non-201 ${JSON.stringify(b.other)})`,
+      );
+      console.log(cpu);
     }
     if (PHASES.has("rate")) await rateLatency(t, rooms, single);
     t.agent.destroy();
@@ -133,34 +169,34 @@ async function main(): Promise<void> {
 }
 
 async function rateLatency(t: Target, rooms: string[], single: Buffer): Promise<void> {
-    // Open loop: a publish every 1 ms regardless of answers, each timed from its scheduled start.
-    const total = RATE * RATE_SECONDS;
-    const latencies: number[] = [];
-    let failures = 0;
-    const start = performance.now();
-    const inflight: Array<Promise<void>> = [];
-    for (let i = 0; i < total; i++) {
-      const due = start + (i * 1000) / RATE;
-      const wait = due - performance.now();
-      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-      inflight.push(
-        post(t, rooms[i % rooms.length] as string, single).then(
-          (status) => {
-            if (status === 201) latencies.push(performance.now() - due);
-            else failures++;
-          },
-          () => {
-            failures++;
-          },
-        ),
-      );
-    }
-    await Promise.all(inflight);
-    const achieved = total / ((performance.now() - start) / 1000);
-    latencies.sort((x, y) => x - y);
-    console.log(
-      `ack latency at ${RATE}/s for ${RATE_SECONDS} s (achieved ${Math.round(achieved)}/s): p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms, max ${(latencies[latencies.length - 1] ?? NaN).toFixed(2)} ms, failures ${failures}`,
+  // Open loop: a publish every 1 ms regardless of answers, each timed from its scheduled start.
+  const total = RATE * RATE_SECONDS;
+  const latencies: number[] = [];
+  let failures = 0;
+  const start = performance.now();
+  const inflight: Array<Promise<void>> = [];
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    inflight.push(
+      post(t, rooms[i % rooms.length] as string, single).then(
+        (status) => {
+          if (status === 201) latencies.push(performance.now() - due);
+          else failures++;
+        },
+        () => {
+          failures++;
+        },
+      ),
     );
+  }
+  await Promise.all(inflight);
+  const achieved = total / ((performance.now() - start) / 1000);
+  latencies.sort((x, y) => x - y);
+  console.log(
+    `ack latency at ${RATE}/s for ${RATE_SECONDS} s (achieved ${Math.round(achieved)}/s): p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms, max ${(latencies[latencies.length - 1] ?? NaN).toFixed(2)} ms, failures ${failures}`,
+  );
 }
 
 main().catch((err: unknown) => {

@@ -71,10 +71,10 @@ export async function storeMessage(ctx: StoreContext, req: StoreRequest): Promis
       traceparent: req.traceparent,
     });
     ctx.metrics.storeLatency.observe((performance.now() - started) / 1000);
-    ctx.metrics.published.inc({ result: ack.duplicate ? "duplicate" : "stored" });
+    ctx.metrics.published.labels(ack.duplicate ? "duplicate" : "stored").inc();
     return { id: messageIdFromOffset(ack.seq), offset: ack.seq };
   } catch (err) {
-    ctx.metrics.published.inc({ result: "failed" });
+    ctx.metrics.published.labels("failed").inc();
     throw unavailable("JetStream could not store the message; retry", err);
   }
 }
