@@ -44,6 +44,7 @@ describe("demo page over HTTP", () => {
     expect((await fetch(`${base}/demo`, { redirect: "manual" })).headers.get("location")).toBe("/demo/");
 
     expect((await fetch(`${base}/demo/token?name=${encodeURIComponent("<script>")}`)).status).toBe(400);
+    expect((await fetch(`${base}/demo/token?name=eve`, { headers: { "x-forwarded-for": "203.0.113.9" } })).status).toBe(403);
     const res = await fetch(`${base}/demo/token?name=carol`);
     expect(res.status).toBe(200);
     const body = (await res.json()) as { token: string; expiresIn: number; clientId: string };

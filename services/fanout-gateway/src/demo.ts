@@ -70,8 +70,10 @@ function demoToken(res: HttpResponse, req: HttpRequest, devKey: SigningKey | und
     return send(res, "404 Not Found", {
       error: { code: "not_found", message: "demo tokens need SWITCHBOARD_DEV_KEY on the gateway (npm start sets it); paste a token instead" },
     });
-  if (!isLoopback(new TextDecoder().decode(res.getRemoteAddressAsText())))
-    return send(res, "403 Forbidden", { error: { code: "unauthorized", message: "demo tokens are only handed to loopback callers" } });
+  // A reverse proxy on the same host would make every caller look local: proxied requests get no demo token.
+  const proxied = req.getHeader("x-forwarded-for") !== "" || req.getHeader("forwarded") !== "" || req.getHeader("x-real-ip") !== "";
+  if (proxied || !isLoopback(new TextDecoder().decode(res.getRemoteAddressAsText())))
+    return send(res, "403 Forbidden", { error: { code: "unauthorized", message: "demo tokens are only handed to direct loopback callers" } });
   const name = (new URLSearchParams(req.getQuery() ?? "").get("name") ?? "").trim();
   if (!NAME_RE.test(name))
     return send(res, "400 Bad Request", { error: { code: "bad_request", message: "name must be 1-32 characters from A-Z a-z 0-9 space _ . -" } });
