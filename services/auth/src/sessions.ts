@@ -14,13 +14,20 @@ import {
   sessionRoom,
   type TokenRequest,
 } from "@switchboard/protocol";
-import { KvKeys, RevocationRegistry, Subjects, type ControlCommand, type Logger, type NatsRuntime } from "@switchboard/core";
+import {
+  KvKeys,
+  RevocationRegistry,
+  Subjects,
+  gatherOccupancy,
+  type ControlCommand,
+  type Logger,
+  type NatsRuntime,
+} from "@switchboard/core";
 import type { KV } from "@nats-io/kv";
 import type { AuthDeps } from "./app.js";
 import { ClientIdSchema, CountSchema, DataSchema, ExpiresInSchema } from "./schemas.js";
 import { keyOf } from "./guards.js";
 import type { Issuer } from "./issuer.js";
-import { countConnections } from "./occupancy.js";
 
 export const MEDIA_MODES = ["relayed", "routed"] as const;
 export const METADATA_MAX_BYTES = 4096;
@@ -95,7 +102,7 @@ function expiresInOf(body: Static<typeof SessionTokenBody>, nowMs: number): numb
 export async function sessionRoutes(app: FastifyInstance, opts: SessionRouteOptions): Promise<void> {
   const withConnections = async (appId: string, s: SessionRecord) => ({
     ...s,
-    connections: await countConnections(opts.nats.get().nc, appId, sessionRoom(s.sessionId), opts.log),
+    connections: (await gatherOccupancy(opts.nats.get().nc, appId, sessionRoom(s.sessionId), opts.log)).connections,
   });
 
   app.post<{ Body: Static<typeof SessionBody> }>(
