@@ -25,15 +25,15 @@ export type RoomParams = Static<typeof RoomParams>;
 export const MessageParams = Type.Object({ room: RoomName, id: Type.String({ minLength: 1, maxLength: 64 }) });
 export type MessageParams = Static<typeof MessageParams>;
 
-export const PublishBody = Type.Object(
-  {
-    event: EventName,
-    data: Type.Optional(Type.Unknown()),
-    clientId: Type.Optional(ClientId),
-    idempotencyKey: Type.Optional(IdempotencyKey),
-  },
-  { additionalProperties: false },
-);
+/** The fields of one message, shared by the single and the batch publish. */
+const MessageFields = {
+  event: EventName,
+  data: Type.Optional(Type.Unknown()),
+  clientId: Type.Optional(ClientId),
+  idempotencyKey: Type.Optional(IdempotencyKey),
+};
+
+export const PublishBody = Type.Object(MessageFields, { additionalProperties: false });
 export type PublishBody = Static<typeof PublishBody>;
 
 /** Items are `unknown` here so the batch itself validates; each item is checked by checkBatchItem. */
@@ -43,16 +43,7 @@ export const BatchBody = Type.Object(
 );
 export type BatchBody = Static<typeof BatchBody>;
 
-export const BatchItem = Type.Object(
-  {
-    room: RoomName,
-    event: EventName,
-    data: Type.Optional(Type.Unknown()),
-    clientId: Type.Optional(ClientId),
-    idempotencyKey: Type.Optional(IdempotencyKey),
-  },
-  { additionalProperties: false },
-);
+export const BatchItem = Type.Object({ room: RoomName, ...MessageFields }, { additionalProperties: false });
 export type BatchItem = Static<typeof BatchItem>;
 
 const batchItemCheck = TypeCompiler.Compile(BatchItem);
