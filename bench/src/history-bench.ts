@@ -136,6 +136,11 @@ async function main(): Promise<void> {
     const latencies: number[] = [];
     const kinds = { newest: 0, deep: 0, forwards: 0 };
     let errors = 0;
+    const errorKinds = new Map<string, number>();
+    const fail = (what: string) => {
+      errors++;
+      errorKinds.set(what, (errorKinds.get(what) ?? 0) + 1);
+    };
     let sizes = 0;
     const begin = performance.now() + 50;
     await Promise.all(
@@ -153,10 +158,10 @@ async function main(): Promise<void> {
               : `?limit=${PAGE}&direction=forwards&after=${startAt()}`;
         try {
           const r = await get(history.port, agent, auth, path + q);
-          if (r.status !== 200) errors++;
+          if (r.status !== 200) fail(`${r.status} ${r.body.slice(0, 120)}`);
           else sizes += (JSON.parse(r.body) as { messages: unknown[] }).messages.length;
-        } catch {
-          errors++;
+        } catch (err) {
+          fail((err as Error).message);
         }
         latencies.push(performance.now() - at);
       }),
@@ -166,6 +171,7 @@ async function main(): Promise<void> {
       `HTTP GET page of ${PAGE} at ${RATE}/s for ${RATE_SECONDS} s (${kinds.newest} newest, ${kinds.deep} deep backwards, ${kinds.forwards} forwards): ` +
         `p50 ${fmt(pct(s, 50))} ms  p99 ${fmt(pct(s, 99))} ms  max ${fmt(s[s.length - 1]!)} ms  errors ${errors}  mean page ${(sizes / Math.max(1, total - errors)).toFixed(1)}`,
     );
+    for (const [what, n] of errorKinds) console.log(`  ${n} x ${what}`);
     agent.destroy();
   } finally {
     await nc.close();

@@ -103,6 +103,7 @@ export function createReader(
     want: number,
     accept: Accept,
     expect?: { min: number; max: number },
+    batchMax = FETCH_BATCH,
   ): Promise<StoredMessage[] | { pending: number }> {
     const ci = await openConsumer(subject, { seq: from });
     try {
@@ -111,7 +112,7 @@ export function createReader(
       const consumer = js.consumers.getConsumerFromInfo(ci);
       const out: StoredMessage[] = [];
       while (pending > 0 && out.length < want) {
-        const batch = Math.min(FETCH_BATCH, pending, want - out.length + 4);
+        const batch = Math.min(batchMax, pending, want - out.length + 4);
         const iter = await consumer.fetch({ max_messages: batch, expires: FETCH_EXPIRES_MS });
         let got = 0;
         let done = false;
@@ -188,7 +189,9 @@ export function createReader(
       const from = Math.max(lo, top - width + 1);
       const missing = need - rows.length;
       const check = top === last && resized < 3 ? { min: from > lo ? missing : 0, max: missing * 4 + 64 } : undefined;
-      const chunk = await collect(q.room, subject, from, top, Number.POSITIVE_INFINITY, accept, check);
+      // Below the room's end, pending also counts what lies above the window: fetch about what the window holds.
+      const batch = Math.min(FETCH_BATCH, Math.ceil((width / (known ?? 1)) * 1.2) + 8);
+      const chunk = await collect(q.room, subject, from, top, Number.POSITIVE_INFINITY, accept, check, batch);
       if (!Array.isArray(chunk)) {
         resized++;
         width = Math.ceil((width * missing * 1.3) / Math.max(1, chunk.pending)) + 8;
