@@ -54,7 +54,12 @@ async function main(): Promise<void> {
   const nc = await connectNats({ servers: [nats.url], name: "history-bench", log: createLogger("bench", "silent") }, new AbortController().signal);
   try {
     for (const name of ["auth", "history"] as const) {
-      const svc = await startService(name, { env });
+      const svc = await startService(name, {
+        env,
+        onLine: (line) => {
+          if (process.env["BENCH_SERVICE_LOGS"] === "1") console.log(`[${name}] ${line.slice(0, 600)}`);
+        },
+      });
       services.push(svc);
       await waitReady(svc);
     }
@@ -134,6 +139,7 @@ async function main(): Promise<void> {
     }
     const total = RATE * RATE_SECONDS;
     const latencies: number[] = [];
+    const byKind: Record<string, number[]> = { newest: [], deep: [], forwards: [] };
     const kinds = { newest: 0, deep: 0, forwards: 0 };
     let errors = 0;
     const errorKinds = new Map<string, number>();
@@ -164,6 +170,7 @@ async function main(): Promise<void> {
           fail((err as Error).message);
         }
         latencies.push(performance.now() - at);
+        byKind[kind]!.push(performance.now() - at);
       }),
     );
     const s = latencies.sort((x, y) => x - y);
@@ -171,6 +178,10 @@ async function main(): Promise<void> {
       `HTTP GET page of ${PAGE} at ${RATE}/s for ${RATE_SECONDS} s (${kinds.newest} newest, ${kinds.deep} deep backwards, ${kinds.forwards} forwards): ` +
         `p50 ${fmt(pct(s, 50))} ms  p99 ${fmt(pct(s, 99))} ms  max ${fmt(s[s.length - 1]!)} ms  errors ${errors}  mean page ${(sizes / Math.max(1, total - errors)).toFixed(1)}`,
     );
+    for (const [kind, xs] of Object.entries(byKind)) {
+      const k = xs.sort((x, y) => x - y);
+      console.log(`  ${kind}: p50 ${fmt(pct(k, 50))} ms  p99 ${fmt(pct(k, 99))} ms`);
+    }
     for (const [what, n] of errorKinds) console.log(`  ${n} x ${what}`);
     agent.destroy();
   } finally {

@@ -50,7 +50,8 @@ export interface Reader {
 /** How far the stream's clock may be from the clock that stamped `timestamp`. */
 export const TIME_SKEW_MS = 2000;
 const FETCH_BATCH = 256;
-const FETCH_EXPIRES_MS = 1000;
+/** Long enough that a CPU-starved process does not miss the pull heartbeats (half of this); pages end on `pending`. */
+const FETCH_EXPIRES_MS = 5000;
 const SPACING_CACHE_MAX = 10_000;
 const decoder = new TextDecoder();
 
@@ -158,8 +159,10 @@ export function createReader(
     const accept: Accept = (m) => (start === undefined || m.timestamp >= start) && (end === undefined || m.timestamp <= end);
 
     let lo = (q.after ?? 0) + 1;
+    // A cursor's upper bound is already below the room's end (or pinned to it): no lookup needed.
+    const fromCursor = q.timeResolved === true && q.before !== undefined;
     const [last, below, above] = await Promise.all([
-      lastSeq(subject),
+      fromCursor ? Number.MAX_SAFE_INTEGER : lastSeq(subject),
       q.timeResolved === true || start === undefined ? undefined : offsetBefore(subject, start - TIME_SKEW_MS),
       q.timeResolved === true || end === undefined ? undefined : offsetBefore(subject, end + TIME_SKEW_MS + 1),
     ]);
@@ -188,7 +191,7 @@ export function createReader(
     for (;;) {
       const from = Math.max(lo, top - width + 1);
       const missing = need - rows.length;
-      const check = top === last && resized < 3 ? { min: from > lo ? missing : 0, max: missing * 4 + 64 } : undefined;
+      const check = !fromCursor && top === last && resized < 3 ? { min: from > lo ? missing : 0, max: missing * 4 + 64 } : undefined;
       // Below the room's end, pending also counts what lies above the window: fetch about what the window holds.
       const batch = Math.min(FETCH_BATCH, Math.ceil((width / (known ?? 1)) * 1.2) + 8);
       const chunk = await collect(q.room, subject, from, top, Number.POSITIVE_INFINITY, accept, check, batch);

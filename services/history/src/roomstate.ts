@@ -64,7 +64,7 @@ export function createRoomState(nc: NatsConnection, js: JetStreamClient, jsm: Je
       let pending = ci.num_pending;
       const consumer = js.consumers.getConsumerFromInfo(ci);
       while (pending > 0) {
-        const iter = await consumer.fetch({ max_messages: Math.min(pending, 256), expires: 1000 });
+        const iter = await consumer.fetch({ max_messages: Math.min(pending, 256), expires: 5000 });
         let got = 0;
         for await (const m of iter as AsyncIterable<JsMsg>) {
           got++;
