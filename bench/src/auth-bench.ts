@@ -8,7 +8,7 @@
  * The load client is a lean raw-socket keep-alive client (one request in flight per connection, responses framed
  * by content-length) so that it takes as little as possible of the CPU the auth process needs.
  * Options (env): BENCH_SECONDS (per HTTP phase, default 8), BENCH_CONNECTIONS (default 32), BENCH_VERIFY_SECONDS
- * (default 3), BENCH_PROFILE=<dir> (write a V8 CPU profile of the auth process there;
+ * (default 3), BENCH_PHASES (comma list of single,batch,verify; default all), BENCH_PROFILE=<dir> (write a V8 CPU profile of the auth process there;
  * summarise it with `node bench/dist/ingest-profile.js <file>`). Every phase is bounded in
  * time and in count (MAX_REQUESTS, MAX_VERIFIES). Besides wall-clock rates it prints rates per CPU-second of the
  * measured process, which stay meaningful when other work shares the machine.
@@ -26,6 +26,7 @@ const VERIFY_SECONDS = Number(process.env["BENCH_VERIFY_SECONDS"] ?? 3);
 const MAX_REQUESTS = 1_000_000;
 const MAX_VERIFIES = 2_000_000;
 const PROFILE_DIR = process.env["BENCH_PROFILE"];
+const PHASES = new Set((process.env["BENCH_PHASES"] ?? "single,batch,verify").split(","));
 /** Linux clock ticks per second (USER_HZ) for /proc/<pid>/stat. */
 const TICKS = 100;
 
@@ -195,13 +196,13 @@ async function main(): Promise<void> {
     // Warm-up (JIT, key cache), not counted.
     for (let i = 0; i < 2000; i++) await conns[i % conns.length]!.send(single);
     const pid = auth.process.pid!;
-    const one = await httpPhase("POST /v1/tokens (1 token/request)", pid, conns, single, 1);
-    const hundred = await httpPhase("POST /v1/tokens (count=100)", pid, conns, batch, 100);
+    const one = PHASES.has("single") ? await httpPhase("POST /v1/tokens (1 token/request)", pid, conns, single, 1) : 0;
+    const hundred = PHASES.has("batch") ? await httpPhase("POST /v1/tokens (count=100)", pid, conns, batch, 100) : 0;
     for (const c of conns) c.close();
     conns.length = 0;
     await auth.stop(); // graceful, so a CPU profile (BENCH_PROFILE) is written
-    const verify = await verifyPhase();
-    await signPhase();
+    const verify = PHASES.has("verify") ? await verifyPhase() : 0;
+    if (PHASES.has("verify")) await signPhase();
     console.log(
       `\nsummary: issuance ${Math.round(one)} tokens/s single (target 10,000), ${Math.round(hundred)} tokens/s batched; ` +
         `verify ${Math.round(verify)}/s (target 50,000)`,

@@ -86,8 +86,8 @@ export async function authRoutes(app: FastifyInstance, opts: AuthOptions): Promi
   const admin = adminAuth(opts.adminToken);
 
   app.post<{ Body: TokenBody }>("/v1/tokens", { schema: { body: TokenBody }, preValidation: appKey }, async (req, reply) => {
-    const { count, ...request } = req.body;
-    return reply.status(201).send(opts.issuer.issue(request as TokenRequest, count, keyOf(req)));
+    // buildClaims reads only the claim fields, so the body goes as it is (no object rest on the hot path).
+    return reply.status(201).send(opts.issuer.issue(req.body as TokenRequest, req.body.count, keyOf(req)));
   });
 
   app.post<{ Body: Static<typeof RevokeBody> }>(

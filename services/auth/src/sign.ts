@@ -26,8 +26,9 @@ function encodedHeader(kid: string): string {
 
 /** Signs `claims` once per jti in `jtis` (the template's own jti is ignored). */
 export function signHs256Batch(template: TokenClaims, jtis: readonly string[], key: HmacKey): string[] {
-  const json = JSON.stringify(tokenPayload({ ...template, jti: "" }));
-  const before = json.slice(0, -3); // ends with `"jti":`, before `""}`
+  const payload = tokenPayload(template);
+  payload["jti"] = "";
+  const before = JSON.stringify(payload).slice(0, -3); // ends with `"jti":`, before `""}`
   const header = encodedHeader(key.kid);
   const out = new Array<string>(jtis.length);
   for (let i = 0; i < jtis.length; i++) {
