@@ -2,8 +2,8 @@
  * Who is in a room and which rooms are active (DESIGN §7):
  * - presence: the room's members from the presence bucket (PresenceRecord under KvKeys.presence), read with one
  *   filtered consumer delivering the last value per key;
- * - occupancy: connections and subscribers summed from every gateway (requestMany on Subjects.occupancy(app),
- *   ending shortly after the replies stall; no gateway counts as 0) plus the presence member count;
+ * - occupancy: connections and subscribers summed from every gateway (libs/core gatherOccupancy; no gateway
+ *   counts as 0) plus the presence member count;
  * - active rooms: rooms of the app with at least one message retained in the rooms stream (the stream's
  *   per-subject state under `sb.r.<app>.>`), so a room stops being active when retention removes its last message.
  */
@@ -14,15 +14,12 @@ import {
   KvKeys,
   STREAM_ROOMS,
   Subjects,
+  gatherOccupancy,
   parseRoomSubject,
   type Logger,
-  type OccupancyQuery,
-  type OccupancyReply,
   type PresenceRecord,
 } from "@switchboard/core";
 
-export const OCCUPANCY_MAX_WAIT_MS = 1000;
-export const OCCUPANCY_STALL_MS = 60;
 /** Most rooms listed by one `GET /v1/rooms`. */
 export const ROOMS_LIST_MAX = 1000;
 
@@ -87,34 +84,8 @@ export function createRoomState(nc: NatsConnection, js: JetStreamClient, jsm: Je
     return members.sort((a, b) => a.joinedAt - b.joinedAt || (a.connectionId < b.connectionId ? -1 : 1));
   }
 
-  async function gatewayCounts(app: string, room: string): Promise<OccupancyReply> {
-    const total: OccupancyReply = { connections: 0, subscribers: 0 };
-    const query: OccupancyQuery = { room };
-    try {
-      const replies = await nc.requestMany(Subjects.occupancy(app), JSON.stringify(query), {
-        strategy: "stall",
-        stall: OCCUPANCY_STALL_MS,
-        maxWait: OCCUPANCY_MAX_WAIT_MS,
-      });
-      for await (const m of replies) {
-        if (m.data.length === 0) continue;
-        try {
-          const r = m.json<OccupancyReply>();
-          if (Number.isSafeInteger(r.connections)) total.connections += r.connections;
-          if (Number.isSafeInteger(r.subscribers)) total.subscribers += r.subscribers;
-        } catch {
-          log.warn({ app }, "unreadable occupancy reply");
-        }
-      }
-    } catch (err) {
-      // No gateway is running (no responders): nobody is connected.
-      log.debug({ err: (err as Error).message, app }, "occupancy request got no answer");
-    }
-    return total;
-  }
-
   async function occupancy(app: string, room: string): Promise<Occupancy> {
-    const [counts, members] = await Promise.all([gatewayCounts(app, room), presence(app, room)]);
+    const [counts, members] = await Promise.all([gatherOccupancy(nc, app, room, log), presence(app, room)]);
     return { ...counts, presenceMembers: members.length };
   }
 
