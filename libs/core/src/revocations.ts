@@ -63,11 +63,11 @@ export class RevocationRegistry {
     return session !== undefined && this.refuses(KvKeys.revokedSession(appId, session), claims);
   }
 
-  /** What a revocation entry key names, so a listener can tell the client why it was closed. */
-  static kindOf(key: string): RevocationKind | undefined {
-    const dot = key.indexOf(".");
-    const kind = dot < 0 ? "" : key.slice(0, dot);
-    return kind === "jti" || kind === "client" || kind === "session" ? kind : undefined;
+  /** What a revocation entry key (KvKeys.revoked*: `<kind>.<app>.<id>`) names: its kind and app. */
+  static parseKey(key: string): { kind: RevocationKind; app: string } | undefined {
+    const [kind, app] = key.split(".", 2);
+    if (app === undefined || (kind !== "jti" && kind !== "client" && kind !== "session")) return undefined;
+    return { kind, app };
   }
 
   private refuses(key: string, claims: TokenClaims): boolean {

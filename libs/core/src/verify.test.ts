@@ -87,10 +87,10 @@ describe("RevocationRegistry", () => {
       log,
     );
     const heard: string[] = [];
-    registry.onRevoke((k) => heard.push(RevocationRegistry.kindOf(k) ?? "?"));
+    registry.onRevoke((k) => heard.push(JSON.stringify(RevocationRegistry.parseKey(k))));
     await registry.start(new AbortController().signal);
     await new Promise((resolve) => setImmediate(resolve));
-    expect(heard).toEqual(["jti", "client", "session"]);
+    expect(heard).toEqual(["jti", "client", "session"].map((kind) => JSON.stringify({ kind, app: "app1" })));
     expect(registry.isRevoked("app1", claims({ jti: "bad-jti" }))).toBe(true);
     expect(registry.isRevoked("app2", claims({ jti: "bad-jti" }))).toBe(false);
     expect(registry.isRevoked("app1", claims({ clientId: "eve" }))).toBe(true);

@@ -20,11 +20,12 @@ export interface SocketCloser {
 /** Closes matching sockets on every new or changed revocation entry. */
 export function closeRevokedSockets(gateway: SocketCloser, revocations: RevocationRegistry): void {
   revocations.onRevoke((key) => {
-    const kind = RevocationRegistry.kindOf(key);
+    const parsed = RevocationRegistry.parseKey(key);
+    if (parsed === undefined) return;
     gateway.closeWhere(
-      (c) => c.refuse === undefined && c.appId !== "" && revocations.isRevoked(c.appId, c.claims),
+      (c) => c.appId === parsed.app && c.refuse === undefined && revocations.isRevoked(c.appId, c.claims),
       CloseCode.KICKED,
-      kind === undefined ? "token revoked" : REASONS[kind],
+      REASONS[parsed.kind],
     );
   });
 }
