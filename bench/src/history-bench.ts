@@ -18,7 +18,8 @@ const RATE = Number(process.env["BENCH_RATE"] ?? 200);
 const RATE_SECONDS = Math.min(60, Number(process.env["BENCH_RATE_SECONDS"] ?? 10));
 const ROUNDS = Math.min(1000, Number(process.env["BENCH_COMPARE_ROUNDS"] ?? 100));
 const ROOM_MESSAGES = 10_000;
-const TOTAL_MESSAGES = 40_000;
+/** Every 4th seeded message goes to the benchmarked room. */
+const TOTAL_MESSAGES = ROOM_MESSAGES * 4;
 const PAGE = 100;
 
 function pct(sorted: number[], p: number): number {

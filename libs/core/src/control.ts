@@ -5,8 +5,10 @@
  */
 
 import type { NatsConnection } from "@nats-io/transport-node";
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { SwitchboardError, messageIdFromOffset, offsetFromMessageId } from "@switchboard/protocol";
 import type { Logger } from "./logger.js";
-import { Subjects } from "./subjects.js";
+import { STREAM_ROOMS, Subjects } from "./subjects.js";
 
 export type ControlTarget = { clientId: string } | { connectionId: string };
 
@@ -46,34 +48,84 @@ export interface PresenceRecord {
   joinedAt: number;
 }
 
-export const OCCUPANCY_MAX_WAIT_MS = 1000;
-export const OCCUPANCY_STALL_MS = 60;
+/** Longest wait for the gateways' replies to a scatter/gather. */
+export const GATHER_MAX_WAIT_MS = 1000;
+/** A gather ends once no further reply came for this long (every gateway answers, zeros included). */
+export const GATHER_STALL_MS = 100;
+
+function isNoResponders(err: unknown): boolean {
+  return err instanceof Error && (err.name === "NoRespondersError" || /no responders/i.test(err.message));
+}
 
 /**
- * Sums every gateway's OccupancyReply for a room: a requestMany on Subjects.occupancy(app) that ends
- * OCCUPANCY_STALL_MS after the replies stop (at most OCCUPANCY_MAX_WAIT_MS). No gateway running counts as 0.
+ * Scatter/gather to every gateway: a `requestMany` on `subject` that ends GATHER_STALL_MS after the replies stop
+ * (at most GATHER_MAX_WAIT_MS). No gateway running is no reply, not an error; a NATS failure is `unavailable`.
+ * A gateway slower than the bound still acts on a command; it is only not counted.
  */
+async function gather<T>(nc: NatsConnection, subject: string, body: unknown, add: (reply: T) => void, log: Logger): Promise<void> {
+  let replies;
+  try {
+    replies = await nc.requestMany(subject, JSON.stringify(body), {
+      strategy: "stall",
+      stall: GATHER_STALL_MS,
+      maxWait: GATHER_MAX_WAIT_MS,
+    });
+  } catch (err) {
+    if (isNoResponders(err)) return;
+    throw new SwitchboardError("unavailable", "the gateways could not be reached over NATS; retry", { retryAfter: 1, cause: err });
+  }
+  for await (const m of replies) {
+    if (m.data.length === 0) continue; // a status message (no responders)
+    try {
+      add(m.json<T>());
+    } catch {
+      log.warn({ subject }, "unreadable gateway reply ignored");
+    }
+  }
+}
+
+/** Sends a command to every gateway of the app; resolves with the summed `affected`. */
+export async function sendControl(nc: NatsConnection, app: string, cmd: ControlCommand, log: Logger): Promise<number> {
+  let affected = 0;
+  await gather<Partial<ControlReply>>(nc, Subjects.control(app), cmd, (r) => {
+    if (typeof r.affected === "number" && Number.isSafeInteger(r.affected)) affected += r.affected;
+  }, log);
+  return affected;
+}
+
+/** Connections and subscribers of a room summed over every gateway (0 when none runs). */
 export async function gatherOccupancy(nc: NatsConnection, app: string, room: string, log: Logger): Promise<OccupancyReply> {
   const total: OccupancyReply = { connections: 0, subscribers: 0 };
-  const query: OccupancyQuery = { room };
-  try {
-    const replies = await nc.requestMany(Subjects.occupancy(app), JSON.stringify(query), {
-      strategy: "stall",
-      stall: OCCUPANCY_STALL_MS,
-      maxWait: OCCUPANCY_MAX_WAIT_MS,
-    });
-    for await (const m of replies) {
-      if (m.data.length === 0) continue; // a no-responders status
-      try {
-        const r = m.json<OccupancyReply>();
-        if (Number.isSafeInteger(r.connections)) total.connections += r.connections;
-        if (Number.isSafeInteger(r.subscribers)) total.subscribers += r.subscribers;
-      } catch {
-        log.warn({ app }, "unreadable occupancy reply");
-      }
-    }
-  } catch (err) {
-    log.debug({ err: (err as Error).message, app }, "occupancy request got no answer");
-  }
+  await gather<Partial<OccupancyReply>>(nc, Subjects.occupancy(app), { room } satisfies OccupancyQuery, (r) => {
+    if (typeof r.connections === "number" && Number.isSafeInteger(r.connections)) total.connections += r.connections;
+    if (typeof r.subscribers === "number" && Number.isSafeInteger(r.subscribers)) total.subscribers += r.subscribers;
+  }, log);
   return total;
+}
+
+/**
+ * Removes message `id` of `room` from the rooms stream, so history no longer returns it; throws `not_found` when
+ * the id is not a stored message of that room (another room's or app's included). Returns its offset. Whoever
+ * deletes (HTTP or a moderator socket) then sends the `delete` command so gateways push `message.deleted`.
+ */
+export async function deleteStoredMessage(jsm: JetStreamManager, app: string, room: string, id: string): Promise<number> {
+  const notFound = () =>
+    new SwitchboardError("not_found", `message ${JSON.stringify(id)} is not a stored message of room ${JSON.stringify(room)}`);
+  const offset = offsetFromMessageId(id);
+  if (offset === undefined || messageIdFromOffset(offset) !== id) throw notFound();
+  let stored;
+  try {
+    stored = await jsm.direct.getMessage(STREAM_ROOMS, { seq: offset });
+  } catch (err) {
+    throw new SwitchboardError("unavailable", "JetStream could not read the message; retry", { retryAfter: 1, cause: err });
+  }
+  if (stored === null || stored.subject !== Subjects.room(app, room)) throw notFound();
+  try {
+    await jsm.streams.deleteMessage(STREAM_ROOMS, offset, false);
+  } catch (err) {
+    // Deleted concurrently by another request: the same outcome as not found.
+    if (/no message found|not found/i.test((err as Error).message)) throw notFound();
+    throw new SwitchboardError("unavailable", "JetStream could not delete the message; retry", { retryAfter: 1, cause: err });
+  }
+  return offset;
 }

@@ -15,7 +15,6 @@ import {
   SwitchboardError,
   WS_PATH,
   messageIdFromOffset,
-  offsetFromMessageId,
   parseRequest,
   replyError,
   replyOk,
@@ -33,8 +32,11 @@ import {
   STREAM_ROOMS,
   Subjects,
   TokenError,
+  deleteStoredMessage,
   encodeBody,
   encodeData,
+  gatherOccupancy,
+  sendControl,
   verifyToken,
   type ControlCommand,
   type KV,
@@ -47,7 +49,7 @@ import {
   type verifyMetrics,
 } from "@switchboard/core";
 import { newConn, refusedConn, takeToken, type Conn, type RoomSub } from "./connection.js";
-import { gatherOccupancy, sendControl, serveControl } from "./control.js";
+import { serveControl } from "./control.js";
 import { originAllowed, type OriginAllowList } from "./origin.js";
 import { PresenceHub, presenceData } from "./presence.js";
 import { Room, RoomHub, liveEntryFromStored, topicEvent, topicMeta, topicPresence, type LiveEntry } from "./rooms.js";
@@ -628,7 +630,7 @@ export class Gateway {
   private async occupancy(c: Conn, room: string): Promise<Record<string, unknown>> {
     this.require(c, room, "metrics");
     const { nc } = this.o.nats.get();
-    const [counts, members] = await Promise.all([gatherOccupancy(nc, c.appId, room), this.requirePresence().members(c.appId, room)]);
+    const [counts, members] = await Promise.all([gatherOccupancy(nc, c.appId, room, this.o.log), this.requirePresence().members(c.appId, room)]);
     return { connections: counts.connections, subscribers: counts.subscribers, presenceMembers: members.length };
   }
 
@@ -649,7 +651,7 @@ export class Gateway {
       req.type === "moderate.disconnect"
         ? { op: "disconnect", room: req.room, ...target }
         : { op: req.type === "moderate.mute" ? "mute" : "unmute", room: req.room, ...target };
-    return { affected: await sendControl(this.o.nats.get().nc, c.appId, cmd) };
+    return { affected: await sendControl(this.o.nats.get().nc, c.appId, cmd, this.o.log) };
   }
 
   /**
@@ -658,19 +660,9 @@ export class Gateway {
    */
   private async moderateDelete(c: Conn, req: ModerateDeleteRequest): Promise<Record<string, unknown>> {
     this.require(c, req.room, "moderate");
-    const offset = offsetFromMessageId(req.messageId);
-    const notFound = () => new SwitchboardError("not_found", `no message ${req.messageId} in room ${req.room}`);
-    if (offset === undefined) throw notFound();
     const { jsm, nc } = this.o.nats.get();
-    const m = await jsm.direct.getMessage(STREAM_ROOMS, { seq: offset });
-    if (m === null || m.subject !== Subjects.room(c.appId, req.room)) throw notFound();
-    try {
-      await jsm.streams.deleteMessage(STREAM_ROOMS, offset, false);
-    } catch (err) {
-      if (/no message found/i.test((err as Error).message)) throw notFound();
-      throw new SwitchboardError("unavailable", "JetStream could not delete the message; retry", { cause: err });
-    }
-    await sendControl(nc, c.appId, { op: "delete", room: req.room, messageId: req.messageId, offset });
+    const offset = await deleteStoredMessage(jsm, c.appId, req.room, req.messageId);
+    await sendControl(nc, c.appId, { op: "delete", room: req.room, messageId: req.messageId, offset }, this.o.log);
     return {};
   }
 

@@ -13,10 +13,17 @@ import {
   type ErrorCode,
   type PublishResult,
 } from "@switchboard/protocol";
-import { HEADER_TRACEPARENT, MAX_DATA_BYTES, encodeData, type Logger, type ResolvedKey } from "@switchboard/core";
+import {
+  HEADER_TRACEPARENT,
+  MAX_DATA_BYTES,
+  deleteStoredMessage,
+  encodeData,
+  sendControl,
+  type Logger,
+  type ResolvedKey,
+} from "@switchboard/core";
 import { authorizationOf } from "@switchboard/http";
 import { roomOfScope } from "./livestorm.js";
-import { deleteStoredMessage, sendControl } from "./moderation.js";
 import type { RateLimiter } from "./ratelimit.js";
 import {
   BatchBody,
