@@ -10,3 +10,4 @@ export * from "./revocations.js";
 export * from "./envelope.js";
 export * from "./runtime.js";
 export * from "./control.js";
+export * from "./presence.js";

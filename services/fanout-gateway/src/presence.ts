@@ -9,9 +9,9 @@
  * watched here that have members on other gateways; each watcher then gets a `leave` push.
  */
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { PRESENCE_DATA_MAX, SwitchboardError, type PresenceMember } from "@switchboard/protocol";
-import { Buckets, KvKeys, PRESENCE_TTL_MS, Subjects, type KV, type Logger, type PresenceRecord } from "@switchboard/core";
+import { KvKeys, PRESENCE_TTL_MS, Subjects, readPresence, type KV, type Logger, type PresenceRecord } from "@switchboard/core";
 import { topicAll, topicPresence } from "./rooms.js";
 
 /** Re-put interval: three chances per TTL. */
@@ -46,10 +46,6 @@ interface Watch {
   sub: Subscription;
   known: Map<string, Known>;
 }
-
-const KV_STREAM = `KV_${Buckets.presence}`;
-const KV_OP = "KV-Operation";
-const decoder = new TextDecoder();
 
 /** The JSON of presence data, refused past PRESENCE_DATA_MAX characters. */
 export function presenceData(data: unknown): unknown {
@@ -114,40 +110,8 @@ export class PresenceHub {
   }
 
   /** Every member of a room on every gateway, from the bucket. */
-  async members(app: string, room: string): Promise<PresenceMember[]> {
-    const { js, jsm } = this.deps;
-    const ci = await jsm.consumers.add(KV_STREAM, {
-      filter_subject: `$KV.${Buckets.presence}.${KvKeys.presenceOfRoom(app, room)}`,
-      deliver_policy: DeliverPolicy.LastPerSubject,
-      ack_policy: AckPolicy.None,
-      mem_storage: true,
-      num_replicas: 1,
-      inactive_threshold: 5_000_000_000, // 5 s in nanoseconds
-    });
-    const out: PresenceMember[] = [];
-    try {
-      let pending = ci.num_pending;
-      const consumer = js.consumers.getConsumerFromInfo(ci);
-      while (pending > 0) {
-        const iter = await consumer.fetch({ max_messages: Math.min(pending, 256), expires: 2000 });
-        let got = 0;
-        for await (const m of iter as AsyncIterable<JsMsg>) {
-          got++;
-          pending = m.info.pending;
-          const op = m.headers?.get(KV_OP);
-          if (op !== "DEL" && op !== "PURGE" && m.data.length > 0) {
-            const r = JSON.parse(decoder.decode(m.data)) as PresenceRecord;
-            out.push({ clientId: r.clientId, connectionId: r.connectionId, data: r.data, joinedAt: r.joinedAt });
-          }
-          if (pending === 0) break;
-        }
-        if (got === 0) break;
-      }
-    } finally {
-      await jsm.consumers.delete(KV_STREAM, ci.name).catch(() => undefined);
-    }
-    out.sort((a, b) => a.joinedAt - b.joinedAt || (a.connectionId < b.connectionId ? -1 : 1));
-    return out;
+  members(app: string, room: string): Promise<PresenceMember[]> {
+    return readPresence(this.deps.js, this.deps.jsm, app, room, this.deps.log);
   }
 
   /** Starts (or references) the presence pushes of a room on this gateway. */

@@ -8,13 +8,12 @@
  *   per-subject state under `sb.r.<app>.>`), so a room stops being active when retention removes its last message.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import {
-  Buckets,
-  KvKeys,
   STREAM_ROOMS,
   Subjects,
   gatherOccupancy,
+  readPresence,
   parseRoomSubject,
   type Logger,
   type PresenceRecord,
@@ -41,47 +40,11 @@ export interface RoomState {
   rooms(app: string, prefix: string, maxMessagesPerRoom: number): Promise<ActiveRoom[]>;
 }
 
-const decoder = new TextDecoder();
-const KV_OPERATION = "KV-Operation";
 
 export function createRoomState(nc: NatsConnection, js: JetStreamClient, jsm: JetStreamManager, log: Logger): RoomState {
-  const presenceStream = `KV_${Buckets.presence}`;
 
-  async function presence(app: string, room: string): Promise<PresenceRecord[]> {
-    const ci = await jsm.consumers.add(presenceStream, {
-      filter_subject: `$KV.${Buckets.presence}.${KvKeys.presenceOfRoom(app, room)}`,
-      deliver_policy: DeliverPolicy.LastPerSubject,
-      ack_policy: AckPolicy.None,
-      mem_storage: true,
-      num_replicas: 1,
-      inactive_threshold: 5_000_000_000,
-    });
-    const members: PresenceRecord[] = [];
-    try {
-      let pending = ci.num_pending;
-      const consumer = js.consumers.getConsumerFromInfo(ci);
-      while (pending > 0) {
-        const iter = await consumer.fetch({ max_messages: Math.min(pending, 256), expires: 5000 });
-        let got = 0;
-        for await (const m of iter as AsyncIterable<JsMsg>) {
-          got++;
-          pending = m.info.pending;
-          const op = m.headers?.get(KV_OPERATION);
-          if (op !== "DEL" && op !== "PURGE" && m.data.length > 0) {
-            try {
-              members.push(JSON.parse(decoder.decode(m.data)) as PresenceRecord);
-            } catch {
-              log.warn({ app }, "unreadable presence record");
-            }
-          }
-          if (pending === 0) break;
-        }
-        if (got === 0) break;
-      }
-    } finally {
-      jsm.consumers.delete(presenceStream, ci.name).catch(() => undefined);
-    }
-    return members.sort((a, b) => a.joinedAt - b.joinedAt || (a.connectionId < b.connectionId ? -1 : 1));
+  function presence(app: string, room: string): Promise<PresenceRecord[]> {
+    return readPresence(js, jsm, app, room, log);
   }
 
   async function occupancy(app: string, room: string): Promise<Occupancy> {
