@@ -12,14 +12,13 @@
  * baseline has the same handicap, which is why it runs in the same run.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
 import { signToken } from "@switchboard/protocol";
 import { Subjects, connectNats, createLogger, encodeBody, jetstream, messagePushFrame, type NatsConnection } from "@switchboard/core";
-import { REPO_ROOT, startNatsServer, startService, waitReady, type ServiceHandle } from "@switchboard/dev";
+import { REPO_ROOT, ephemeralEnv, startNatsServer, startService, waitReady, type ServiceHandle } from "@switchboard/dev";
 
 const APP = "bench";
 const ROOM = "fanout";
@@ -164,8 +163,7 @@ async function main(): Promise<void> {
   const paced = arg("paced", 1000);
   const rate = arg("rate", 250);
   const nats = await startNatsServer();
-  const devKey = `${APP}.k1:${randomBytes(32).toString("base64url")}`;
-  const env = { NATS_URL: nats.url, LOG_LEVEL: "warn", SWITCHBOARD_MASTER_KEY: randomBytes(32).toString("hex"), SWITCHBOARD_DEV_KEY: devKey };
+  const { env, devKey } = ephemeralEnv(nats.url, APP);
   const services: ServiceHandle[] = [];
   let bare: ChildProcess | undefined;
   const nc = await connectNats({ servers: [nats.url], name: "bench", log: createLogger("bench", "silent") }, new AbortController().signal);

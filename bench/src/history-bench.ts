@@ -10,8 +10,7 @@
  * Options (env): BENCH_RATE (default 200), BENCH_RATE_SECONDS (default 10), BENCH_COMPARE_ROUNDS (default 100).
  */
 import { Agent, request } from "node:http";
-import { randomBytes } from "node:crypto";
-import { startNatsServer, startService, waitReady, type ServiceHandle } from "@switchboard/dev";
+import { ephemeralEnv, startNatsServer, startService, waitReady, type ServiceHandle } from "@switchboard/dev";
 import { STREAM_ROOMS, Subjects, connectNats, createLogger, encodeBody, jetstream, jetstreamManager } from "@switchboard/core";
 
 const RATE = Number(process.env["BENCH_RATE"] ?? 200);
@@ -43,14 +42,7 @@ function get(port: number, agent: Agent, auth: string, path: string): Promise<{ 
 
 async function main(): Promise<void> {
   const nats = await startNatsServer();
-  const devKey = `bench.key1:${randomBytes(32).toString("base64url")}`;
-  const env = {
-    NATS_URL: nats.url,
-    LOG_LEVEL: "warn",
-    SWITCHBOARD_MASTER_KEY: randomBytes(32).toString("hex"),
-    SWITCHBOARD_DEV_KEY: devKey,
-    SWITCHBOARD_ADMIN_TOKEN: randomBytes(24).toString("base64url"),
-  };
+  const { env, devKey } = ephemeralEnv(nats.url, "bench");
   const services: ServiceHandle[] = [];
   const nc = await connectNats({ servers: [nats.url], name: "history-bench", log: createLogger("bench", "silent") }, new AbortController().signal);
   try {

@@ -11,8 +11,7 @@
  */
 import { Agent, request } from "node:http";
 import { readFileSync } from "node:fs";
-import { randomBytes } from "node:crypto";
-import { startNatsServer, startService, waitReady, type ServiceHandle } from "@switchboard/dev";
+import { ephemeralEnv, startNatsServer, startService, waitReady, type ServiceHandle } from "@switchboard/dev";
 
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 8);
 const CONCURRENCY = Number(process.env["BENCH_CONCURRENCY"] ?? 64);
@@ -105,12 +104,10 @@ function percentile(sorted: number[], p: number): number {
 
 async function main(): Promise<void> {
   const nats = await startNatsServer();
-  const devKey = `bench.key1:${randomBytes(32).toString("base64url")}`;
+  const fresh = ephemeralEnv(nats.url, "bench");
+  const devKey = fresh.devKey;
   const env = {
-    NATS_URL: nats.url,
-    LOG_LEVEL: "warn",
-    SWITCHBOARD_MASTER_KEY: randomBytes(32).toString("hex"),
-    SWITCHBOARD_DEV_KEY: devKey,
+    ...fresh.env,
     // High enough never to refuse, so the limiter's cost is still measured.
     SWITCHBOARD_INGEST_RATE: "10000000",
     SWITCHBOARD_INGEST_BURST: "10000000",

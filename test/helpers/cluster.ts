@@ -3,8 +3,8 @@
  * separate processes on free ports, with a dev key, an admin token and a master key. Everything is stopped and
  * the store removed by `close()`.
  */
-import { randomBytes } from "node:crypto";
 import {
+  ephemeralEnv,
   startNatsServer,
   startService,
   waitReady,
@@ -35,16 +35,9 @@ export const ALL_SERVICES: ServiceName[] = ["auth", "publish-ingest", "history",
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
   const nats = await startNatsServer();
-  const devKey = `app1.key1:${randomBytes(32).toString("base64url")}`;
-  const adminToken = randomBytes(24).toString("base64url");
-  const env: Record<string, string> = {
-    NATS_URL: nats.url,
-    LOG_LEVEL: "warn",
-    SWITCHBOARD_MASTER_KEY: randomBytes(32).toString("hex"),
-    SWITCHBOARD_ADMIN_TOKEN: adminToken,
-    SWITCHBOARD_DEV_KEY: devKey,
-    ...opts.env,
-  };
+  const fresh = ephemeralEnv(nats.url);
+  const { devKey, adminToken } = fresh;
+  const env: Record<string, string> = { ...fresh.env, ...opts.env };
   const services = new Map<string, ServiceHandle>();
   const add = async (name: ServiceName, key: string = name, extra: Record<string, string> = {}) => {
     const svc = await startService(name, { env: { ...env, ...extra } });

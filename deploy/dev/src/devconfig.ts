@@ -28,3 +28,29 @@ export function loadDevSecrets(file: string, env: NodeJS.ProcessEnv = process.en
     devKey: env["SWITCHBOARD_DEV_KEY"] || secrets.devKey,
   };
 }
+
+export interface EphemeralEnv {
+  env: Record<string, string>;
+  devKey: string;
+  adminToken: string;
+}
+
+/**
+ * Fresh random secrets for a throw-away deployment (tests, benchmarks): a master key, an admin token and a dev key
+ * `<appId>.key1:<secret>`, as the environment every service of it shares.
+ */
+export function ephemeralEnv(natsUrl: string, appId = "app1"): EphemeralEnv {
+  const devKey = `${appId}.key1:${randomBytes(32).toString("base64url")}`;
+  const adminToken = randomBytes(24).toString("base64url");
+  return {
+    devKey,
+    adminToken,
+    env: {
+      NATS_URL: natsUrl,
+      LOG_LEVEL: "warn",
+      SWITCHBOARD_MASTER_KEY: randomBytes(32).toString("hex"),
+      SWITCHBOARD_ADMIN_TOKEN: adminToken,
+      SWITCHBOARD_DEV_KEY: devKey,
+    },
+  };
+}
