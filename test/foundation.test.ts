@@ -133,10 +133,11 @@ describe("JetStream unavailable", () => {
     } finally {
       await cluster.nats.start();
     }
-    // The store survived the kill; the next publish is stored after the earlier ones.
+    // The store survived the kill. Retry as a client should, with an idempotency key: a 503 whose store did land
+    // (acknowledgement lost in the reconnect) must not become a second copy.
     let status = 0;
     for (let i = 0; i < 100 && status !== 201; i++) {
-      const res = await publishHttp(cluster, "outage", { event: "x", data: 2 });
+      const res = await publishHttp(cluster, "outage", { event: "x", data: 2, idempotencyKey: "outage-retry" });
       status = res.status;
       if (status !== 201) await new Promise((r) => setTimeout(r, 100));
     }

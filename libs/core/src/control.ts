@@ -63,24 +63,24 @@ function isNoResponders(err: unknown): boolean {
  * A gateway slower than the bound still acts on a command; it is only not counted.
  */
 async function gather<T>(nc: NatsConnection, subject: string, body: unknown, add: (reply: T) => void, log: Logger): Promise<void> {
-  let replies;
   try {
-    replies = await nc.requestMany(subject, JSON.stringify(body), {
+    const replies = await nc.requestMany(subject, JSON.stringify(body), {
       strategy: "stall",
       stall: GATHER_STALL_MS,
       maxWait: GATHER_MAX_WAIT_MS,
     });
+    for await (const m of replies) {
+      if (m.data.length === 0) continue; // a status message (no responders)
+      try {
+        add(m.json<T>());
+      } catch {
+        log.warn({ subject }, "unreadable gateway reply ignored");
+      }
+    }
   } catch (err) {
+    // No gateway running: nothing to count. The iterator may raise it as well as the request.
     if (isNoResponders(err)) return;
     throw new SwitchboardError("unavailable", "the gateways could not be reached over NATS; retry", { retryAfter: 1, cause: err });
-  }
-  for await (const m of replies) {
-    if (m.data.length === 0) continue; // a status message (no responders)
-    try {
-      add(m.json<T>());
-    } catch {
-      log.warn({ subject }, "unreadable gateway reply ignored");
-    }
   }
 }
 

@@ -11,3 +11,4 @@ export * from "./envelope.js";
 export * from "./runtime.js";
 export * from "./control.js";
 export * from "./presence.js";
+export * from "./publisher.js";

@@ -38,6 +38,7 @@ import {
   gatherOccupancy,
   sendControl,
   verifyToken,
+  type AckPublisher,
   type ControlCommand,
   type KV,
   type KeyRegistry,
@@ -65,6 +66,8 @@ export interface GatewayDeps {
   revocations: RevocationRegistry;
   /** The presence bucket (Buckets.presence). */
   presence: KV;
+  /** Client publishes: acked only once JetStream stored them, refused at once while NATS is disconnected. */
+  publisher: AckPublisher;
 }
 
 export interface GatewayLimits {
@@ -552,11 +555,10 @@ export class Gateway {
       ...(c.claims.attributes !== undefined ? { attributes: c.claims.attributes } : {}),
       ...(c.claims.data !== undefined ? { connectionData: c.claims.data } : {}),
     });
-    const { js } = this.o.nats.get();
+    const { publisher } = this.o.nats.get();
     try {
-      const ack = await js.publish(Subjects.room(c.appId, req.room), body, {
-        timeout: 2000,
-        ...(req.idempotencyKey !== undefined ? { msgID: `${c.appId}:${req.idempotencyKey}` } : {}),
+      const ack = await publisher.publish(Subjects.room(c.appId, req.room), body, {
+        msgID: req.idempotencyKey === undefined ? undefined : `${c.appId}:${req.idempotencyKey}`,
       });
       return { id: messageIdFromOffset(ack.seq), offset: ack.seq };
     } catch (err) {

@@ -7,6 +7,7 @@ import {
   STREAM_ROOMS,
   SecretBox,
   commonSpec,
+  createAckPublisher,
   createLogger,
   createRegistry,
   gatewayMetrics,
@@ -26,6 +27,8 @@ import { originAllowList } from "./origin.js";
 import { loadUws } from "./uws.js";
 
 const SERVICE = "fanout-gateway";
+/** How long a client publish waits for the JetStream acknowledgement before answering `unavailable`. */
+const PUBLISH_TIMEOUT_MS = 2000;
 
 runService(SERVICE, async (signal) => {
   const config = loadConfig({
@@ -57,7 +60,8 @@ runService(SERVICE, async (signal) => {
       await revocations.start(signal);
       // The rooms stream is owned by publish-ingest and history; the gateway waits until it exists.
       await jsm.streams.info(STREAM_ROOMS);
-      return { nc, js, jsm, keys, revocations, presence: b[Buckets.presence] };
+      const publisher = createAckPublisher(nc, { timeoutMs: PUBLISH_TIMEOUT_MS, stream: STREAM_ROOMS });
+      return { nc, js, jsm, keys, revocations, presence: b[Buckets.presence], publisher };
     },
   });
 

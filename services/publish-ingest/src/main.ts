@@ -6,6 +6,7 @@ import {
   STREAM_ROOMS,
   SecretBox,
   commonSpec,
+  createAckPublisher,
   createLogger,
   createRegistry,
   ensureRoomsStream,
@@ -22,7 +23,6 @@ import {
 } from "@switchboard/core";
 import { createHttpService } from "@switchboard/http";
 import { STORE_TIMEOUT_MS, ingestRoutes, type IngestDeps } from "./app.js";
-import { createAckPublisher } from "./publisher.js";
 import { createRateLimiter } from "./ratelimit.js";
 
 const SERVICE = "publish-ingest";

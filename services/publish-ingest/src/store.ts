@@ -9,11 +9,11 @@ import { SwitchboardError, messageIdFromOffset, type PublishResult } from "@swit
 import {
   Subjects,
   encodeBody,
+  type AckPublisher,
   type KeyRegistry,
   type NatsRuntime,
   type ingestMetrics,
 } from "@switchboard/core";
-import type { AckPublisher } from "./publisher.js";
 
 /** How long a publish waits for the JetStream acknowledgement before answering 503. */
 export const STORE_TIMEOUT_MS = 2000;

@@ -1,15 +1,17 @@
 /**
- * The ingest hot path's JetStream publisher. Semantically `js.publish` (a publish with a reply subject, answered by
+ * The JetStream publisher of the publish hot paths (publish-ingest, gateway client publish). Semantically `js.publish` (a publish with a reply subject, answered by
  * a PubAck once the stream stored the message), built for throughput:
  * - one wildcard reply subscription instead of a request object, timer and Error per message (nats.js's request
  *   path allocated all three and dominated the CPU profile);
  * - publishes queued during one event-loop turn go out in one drain (setImmediate), so many HTTP requests share
  *   one socket write to nats-server instead of one write each;
- * - one sweep per 100 ms times out unanswered publishes; a disconnect fails everything pending at once.
+ * - one sweep per 100 ms times out unanswered publishes; a disconnect fails everything pending at once, and while
+ *   disconnected a publish is refused at once instead of waiting in the client's reconnect buffer (where it could
+ *   be stored long after its caller was told 503).
  * Every failure rejects, so the caller answers 503; a PubAck is the only way to resolve.
  */
 import { createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
-import { HEADER_MSG_ID, HEADER_TRACEPARENT } from "@switchboard/core";
+import { HEADER_MSG_ID, HEADER_TRACEPARENT } from "./envelope.js";
 
 export interface PublishAck {
   seq: number;
@@ -107,13 +109,20 @@ export function createAckPublisher(nc: NatsConnection, opts: { timeoutMs: number
   }, SWEEP_MS);
   sweeper.unref();
 
+  let connected = true;
   void (async () => {
-    for await (const s of nc.status()) if (s.type === "disconnect") failAll("disconnected from NATS");
+    for await (const s of nc.status()) {
+      if (s.type === "disconnect") {
+        connected = false;
+        failAll("disconnected from NATS");
+      } else if (s.type === "reconnect") connected = true;
+    }
   })().catch(() => undefined);
 
   return {
     publish(subject, body, o) {
       if (closed || nc.isClosed()) return Promise.reject(new StoreError("NATS connection is closed"));
+      if (!connected) return Promise.reject(new StoreError("disconnected from NATS"));
       let headers: MsgHdrs | undefined;
       if (o.msgID !== undefined || o.traceparent !== undefined) {
         headers = natsHeaders();
