@@ -1,12 +1,14 @@
 /**
- * `npm run listen -- <room> <token> [gateway-url]`: a minimal WebSocket subscriber for trying Switchboard from a
- * terminal. Prints every frame as one JSON line; Ctrl-C to stop.
+ * `TOKEN=<jwt> npm run -s listen -- <room> [gateway-url]`: a minimal WebSocket subscriber for trying Switchboard
+ * from a terminal. Prints every frame as one JSON line; Ctrl-C to stop. The token comes from the environment so it
+ * shows up neither in npm's command echo nor in the process list.
  */
 import WebSocket from "ws";
 
-const [room, token, base = "ws://127.0.0.1:8080/v1/ws"] = process.argv.slice(2);
-if (room === undefined || token === undefined) {
-  process.stderr.write("usage: npm run listen -- <room> <token> [ws://host:port/v1/ws]\n");
+const [room, base = "ws://127.0.0.1:8080/v1/ws"] = process.argv.slice(2);
+const token = process.env["TOKEN"];
+if (room === undefined || token === undefined || token === "") {
+  process.stderr.write("usage: TOKEN=<jwt> npm run -s listen -- <room> [ws://host:port/v1/ws]\n");
   process.exit(2);
 }
 
