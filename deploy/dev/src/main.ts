@@ -58,8 +58,9 @@ async function main(): Promise<void> {
     SWITCHBOARD_INGEST_PORT: int(DEFAULT_PORTS.ingest, 1, 65535),
     SWITCHBOARD_HISTORY_PORT: int(DEFAULT_PORTS.history, 1, 65535),
     LOG_LEVEL: str("info"),
+    SWITCHBOARD_DATA_DIR: str(join(REPO_ROOT, ".data")),
   });
-  const dataDir = join(REPO_ROOT, ".data");
+  const dataDir = config.SWITCHBOARD_DATA_DIR;
 
   let nats: NatsServerHandle | undefined;
   let natsUrl = config.NATS_URL;
