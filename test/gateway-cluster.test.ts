@@ -141,6 +141,23 @@ describe("moderation across gateways", () => {
     for (const s of [mod, dave, dave2]) s.close();
   });
 
+  it("keeps a clientId mute for gateways started after it, until unmuted", async () => {
+    const room = "m:mute-later";
+    const mod = await connectTo(cluster, await issueToken(cluster, { clientId: "mod", role: "moderator" }), gw1);
+    expect(await mod.request("moderate.mute", { room, clientId: "erin" })).toMatchObject({ ok: true, result: { affected: 0 } });
+    const gw3 = await cluster.add("fanout-gateway", "gw3");
+    try {
+      const erin = await connectTo(cluster, await issueToken(cluster, { clientId: "erin" }), gw3);
+      expect(await erin.request("publish", { room, event: "e", data: 1 })).toMatchObject({ ok: false, error: { code: "unauthorized" } });
+      expect(await mod.request("moderate.unmute", { room, clientId: "erin" })).toMatchObject({ ok: true, result: { affected: 1 } });
+      expect(await erin.request("publish", { room, event: "e", data: 2 })).toMatchObject({ ok: true });
+      erin.close();
+    } finally {
+      await gw3.stop();
+      mod.close();
+    }
+  });
+
   it("refuses moderation without the moderate capability", async () => {
     const pub = await connectTo(cluster, await issueToken(cluster, { clientId: "pub", role: "publisher" }), gw1);
     expect(await pub.request("moderate.disconnect", { room: "m:x", clientId: "anyone" })).toMatchObject({ ok: false, error: { code: "unauthorized" } });

@@ -12,6 +12,8 @@ export const Buckets = {
   sessions: "sb_sessions",
   presence: "sb_presence",
   revocations: "sb_revocations",
+  /** Moderation state that outlives a socket: clients muted in a room (KvKeys.mute). */
+  moderation: "sb_moderation",
 } as const;
 export type BucketName = (typeof Buckets)[keyof typeof Buckets];
 
@@ -66,6 +68,7 @@ export const KvKeys = {
   session: (app: string, sessionId: string): string => `${app}.${sessionId}`,
   presence: (app: string, room: string, connectionId: string): string => `${app}.${kvToken(room)}.${connectionId}`,
   presenceOfRoom: (app: string, room: string): string => `${app}.${kvToken(room)}.>`,
+  mute: (app: string, room: string, clientId: string): string => `mute.${app}.${kvToken(room)}.${kvToken(clientId)}`,
   revokedJti: (app: string, jti: string): string => `jti.${app}.${kvToken(jti)}`,
   revokedClient: (app: string, clientId: string): string => `client.${app}.${kvToken(clientId)}`,
   /** A closed session: its tokens (room `session:<id>`) are refused and its sockets closed. */

@@ -51,6 +51,7 @@ import {
 } from "@switchboard/core";
 import { newConn, refusedConn, takeToken, type Conn, type RoomSub } from "./connection.js";
 import { serveControl } from "./control.js";
+import type { MuteRegistry } from "./mutes.js";
 import { originAllowed, type OriginAllowList } from "./origin.js";
 import { PresenceHub, presenceData } from "./presence.js";
 import { Room, RoomHub, liveEntryFromStored, topicEvent, topicMeta, topicPresence, type LiveEntry } from "./rooms.js";
@@ -68,6 +69,8 @@ export interface GatewayDeps {
   presence: KV;
   /** Client publishes: acked only once JetStream stored them, refused at once while NATS is disconnected. */
   publisher: AckPublisher;
+  /** Clients muted per room, shared by every gateway through the moderation bucket. */
+  mutes: MuteRegistry;
 }
 
 export interface GatewayLimits {
@@ -121,7 +124,6 @@ export class Gateway {
   private presence: PresenceHub | undefined;
   private controlSubs: Array<{ unsubscribe(): void }> = [];
   /** Mutes by clientId, `app\u0001room\u0001clientId`: every gateway hears them, so a reconnect stays muted. */
-  private readonly mutedClients = new Set<string>();
   private sweep: ReturnType<typeof setInterval> | undefined;
   private draining = false;
 
@@ -543,7 +545,7 @@ export class Gateway {
 
   private async publish(c: Conn, req: PublishRequest): Promise<Record<string, unknown>> {
     this.require(c, req.room, "publish");
-    if (c.muted.has(req.room) || (c.claims.clientId !== undefined && this.mutedClients.has(muteKey(c.appId, req.room, c.claims.clientId))))
+    if (c.muted.has(req.room) || (c.claims.clientId !== undefined && this.o.nats.get().mutes.has(c.appId, req.room, c.claims.clientId)))
       throw new SwitchboardError("unauthorized", `you are muted in room ${req.room} by a moderator; publish refused until unmuted`);
     if (!takeToken(c, this.o.limits.publishRate, this.o.limits.publishBurst, Date.now()))
       throw new SwitchboardError("rate_limited", `publish rate over ${this.o.limits.publishRate}/s (burst ${this.o.limits.publishBurst}); slow down`);
@@ -653,6 +655,13 @@ export class Gateway {
       req.type === "moderate.disconnect"
         ? { op: "disconnect", room: req.room, ...target }
         : { op: req.type === "moderate.mute" ? "mute" : "unmute", room: req.room, ...target };
+    if (cmd.op !== "disconnect" && req.clientId !== undefined) {
+      try {
+        await this.o.nats.get().mutes.persist(c.appId, req.room, req.clientId, cmd.op === "mute");
+      } catch (err) {
+        throw new SwitchboardError("unavailable", "the mute could not be stored; retry", { cause: err });
+      }
+    }
     return { affected: await sendControl(this.o.nats.get().nc, c.appId, cmd, this.o.log) };
   }
 
@@ -685,11 +694,7 @@ export class Gateway {
       case "mute":
       case "unmute": {
         const mute = cmd.op === "mute";
-        if ("clientId" in cmd) {
-          const key = muteKey(app, cmd.room, cmd.clientId);
-          if (mute) this.mutedClients.add(key);
-          else this.mutedClients.delete(key);
-        }
+        if ("clientId" in cmd) this.o.nats.get().mutes.apply(app, cmd.room, cmd.clientId, mute);
         let n = 0;
         for (const ws of this.conns) {
           const c = ws.getUserData();
@@ -770,10 +775,6 @@ export class Gateway {
     } while (next !== null && messages.length < REPLAY_MAX);
     return { messages, complete: next === null && (after === 0 || (oldest !== null && oldest.seq <= after)) };
   }
-}
-
-function muteKey(app: string, room: string, clientId: string): string {
-  return `${app}\u0001${room}\u0001${clientId}`;
 }
 
 function matchesTarget(c: Conn, t: { clientId: string } | { connectionId: string }): boolean {

@@ -24,6 +24,7 @@ import {
 } from "@switchboard/core";
 import { DEFAULT_LIMITS, Gateway, type GatewayDeps } from "./gateway.js";
 import { originAllowList } from "./origin.js";
+import { MuteRegistry } from "./mutes.js";
 import { loadUws } from "./uws.js";
 
 const SERVICE = "fanout-gateway";
@@ -53,7 +54,7 @@ runService(SERVICE, async (signal) => {
     setup: async (nc) => {
       const jsm = await jetstreamManager(nc);
       const js = jetstream(nc);
-      const b = await openBuckets(js, [Buckets.keys, Buckets.revocations, Buckets.presence], config.SWITCHBOARD_REPLICAS);
+      const b = await openBuckets(js, [Buckets.keys, Buckets.revocations, Buckets.presence, Buckets.moderation], config.SWITCHBOARD_REPLICAS);
       const keys = new KeyRegistry(b[Buckets.keys], box, log);
       await keys.start(signal);
       const revocations = new RevocationRegistry(b[Buckets.revocations], log);
@@ -61,7 +62,9 @@ runService(SERVICE, async (signal) => {
       // The rooms stream is owned by publish-ingest and history; the gateway waits until it exists.
       await jsm.streams.info(STREAM_ROOMS);
       const publisher = createAckPublisher(nc, { timeoutMs: PUBLISH_TIMEOUT_MS, stream: STREAM_ROOMS });
-      return { nc, js, jsm, keys, revocations, presence: b[Buckets.presence], publisher };
+      const mutes = new MuteRegistry(b[Buckets.moderation], log);
+      await mutes.start(signal);
+      return { nc, js, jsm, keys, revocations, presence: b[Buckets.presence], publisher, mutes };
     },
   });
 
