@@ -295,6 +295,8 @@ describe("token lifecycle", () => {
     const s = await connectTo(cluster, await signLocal(cluster, { clientId: "life", expiresIn: 32 }));
     await s.request("subscribe", { room: "life:a" });
     await s.request("subscribe", { room: "other" });
+    expect(await s.request("presence.join", { room: "other", data: "here" })).toMatchObject({ ok: true });
+    expect(await s.request("presence.join", { room: "life:a" })).toMatchObject({ ok: true });
     const expiresAt = s.connected["expiresAt"] as number;
     const warn = await s.waitFor((f) => f.type === "token.expiring", 10_000, "token.expiring");
     expect(warn).toEqual({ type: "token.expiring", expiresAt });
@@ -309,6 +311,12 @@ describe("token lifecycle", () => {
     expect(await s.waitFor((f) => f.type === "unsubscribed")).toEqual({ type: "unsubscribed", room: "other", reason: expect.any(String) as unknown });
     expect(await s.request("subscribe", { room: "other" })).toMatchObject({ ok: false, error: { code: "unauthorized" } });
     expect(await s.request("subscribe", { room: "life:b" })).toMatchObject({ ok: true });
+    // Presence where the new token has no presence capability is left; the rest stays.
+    const watcher = await connectTo(cluster, await issueToken(cluster, { clientId: "watcher" }));
+    expect(await watcher.request("presence.get", { room: "other" })).toMatchObject({ ok: true, result: { members: [] } });
+    const kept = (await watcher.request("presence.get", { room: "life:a" }))["result"] as { members: Array<{ clientId: string }> };
+    expect(kept.members.map((m) => m.clientId)).toEqual(["life"]);
+    watcher.close();
     s.close();
   });
 

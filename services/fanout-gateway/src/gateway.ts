@@ -600,6 +600,12 @@ export class Gateway {
         this.send(ws, JSON.stringify({ type: "unsubscribed", room, reason: "permission removed by token refresh" }));
       }
     }
+    for (const room of [...c.presence.keys()]) {
+      if (!c.permissions.can(room, "presence")) {
+        c.presence.delete(room);
+        await this.requirePresence().leave(c.appId, room, c.id);
+      }
+    }
     return { expiresAt: c.claims.exp * 1000 };
   }
 
