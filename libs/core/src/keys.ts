@@ -16,6 +16,62 @@ export interface AppRecord {
   createdAt: number;
   /** Per-app history retention (DESIGN §7); history enforces it where stricter than the stream's. */
   retention?: AppRetentionSettings;
+  /** Per-app socket limits (DESIGN §5); each one unset falls back to the gateway's SWITCHBOARD_* default. */
+  limits?: AppLimits;
+}
+
+/** Per-app socket limits applied by the gateway at upgrade (DESIGN §5). */
+export interface AppLimits {
+  maxRoomsPerSocket?: number;
+  /** Client publishes per second per socket (token bucket rate). */
+  publishRate?: number;
+  publishBurst?: number;
+  /** Outbound buffer past which a socket is closed with 4009. */
+  maxOutboundBytes?: number;
+  /** Largest client frame; at most 64 KiB (uWS's payload limit is per process, so an app may only go lower). */
+  maxFrameBytes?: number;
+  /** Browser Origins (scheme://host[:port]) allowed to open sockets; replaces SWITCHBOARD_ALLOWED_ORIGINS for the app. */
+  allowedOrigins?: string[];
+}
+
+export type AppNumericLimit = Exclude<keyof AppLimits, "allowedOrigins">;
+
+/** The one place the bounds of app settings live: the admin API's schema and every reader use these. */
+export const APP_LIMIT_BOUNDS: { readonly [K in AppNumericLimit]: { readonly min: number; readonly max: number } } = {
+  maxRoomsPerSocket: { min: 1, max: 10_000 },
+  publishRate: { min: 1, max: 100_000 },
+  publishBurst: { min: 1, max: 100_000 },
+  maxOutboundBytes: { min: 16 * 1024, max: 16 * 1024 * 1024 },
+  maxFrameBytes: { min: 1024, max: 64 * 1024 },
+};
+export const APP_MAX_ORIGINS = 100;
+/** scheme://host[:port], no path (the form browsers send in the Origin header). */
+export const APP_ORIGIN_PATTERN = "^https?://[^\\s/]+$";
+
+export const APP_RETENTION_BOUNDS: { readonly [K in keyof AppRetentionSettings]-?: { readonly min: number; readonly max: number } } = {
+  maxAgeMs: { min: 1000, max: 365 * 86_400_000 },
+  maxMessagesPerRoom: { min: 1, max: 10_000_000 },
+};
+
+const ORIGIN_RE = new RegExp(APP_ORIGIN_PATTERN);
+
+/**
+ * The valid settings of a stored `limits` (which may have been written by hand): a value out of APP_LIMIT_BOUNDS
+ * or of the wrong type is dropped, so the default applies. Origins are lower-cased.
+ */
+export function validAppLimits(limits: unknown): AppLimits {
+  const out: AppLimits = {};
+  if (typeof limits !== "object" || limits === null) return out;
+  const l = limits as Record<string, unknown>;
+  for (const k of Object.keys(APP_LIMIT_BOUNDS) as AppNumericLimit[]) {
+    const v = l[k];
+    const b = APP_LIMIT_BOUNDS[k];
+    if (typeof v === "number" && Number.isSafeInteger(v) && v >= b.min && v <= b.max) out[k] = v;
+  }
+  const origins = l["allowedOrigins"];
+  if (Array.isArray(origins) && origins.length <= APP_MAX_ORIGINS && origins.every((o) => typeof o === "string" && ORIGIN_RE.test(o)))
+    out.allowedOrigins = (origins as string[]).map((o) => o.toLowerCase());
+  return out;
 }
 
 export interface AppRetentionSettings {

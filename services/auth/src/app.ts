@@ -22,6 +22,7 @@ import {
   getApp,
   putApp,
   putKey,
+  type AppRecord,
   type KeyRecord,
   type KeyRegistry,
   type Logger,
@@ -29,6 +30,7 @@ import {
   type NatsRuntime,
   type SecretBox,
 } from "@switchboard/core";
+import { AppPatchBody, appView, patchApp, strictValidator } from "./appsettings.js";
 import { adminAuth, appKeyAuth, keyOf } from "./guards.js";
 import type { Issuer } from "./issuer.js";
 import { ClientIdSchema, CountSchema, DataSchema, ExpiresInSchema, PermissionsSchema } from "./schemas.js";
@@ -120,6 +122,35 @@ export async function authRoutes(app: FastifyInstance, opts: AuthOptions): Promi
     await putApp(apps, { id, name: req.body.name, createdAt: Date.now() });
     return reply.status(201).send({ id, name: req.body.name });
   });
+
+  app.get<{ Params: Static<typeof AppParams> }>("/v1/apps/:app", { schema: { params: AppParams }, preValidation: admin }, async (req) => {
+    const appId = idParam("app id", req.params.app);
+    const record = await getApp(opts.nats.get().apps, appId);
+    if (record === undefined) throw new SwitchboardError("not_found", `app ${appId} does not exist`);
+    return appView(record);
+  });
+
+  app.patch<{ Params: Static<typeof AppParams>; Body: AppPatchBody }>(
+    "/v1/apps/:app",
+    { schema: { params: AppParams, body: AppPatchBody }, validatorCompiler: strictValidator, preValidation: admin },
+    async (req) => {
+      const appId = idParam("app id", req.params.app);
+      const { apps } = opts.nats.get();
+      // Compare-and-set on the record's revision, so concurrent PATCHes of different settings both land.
+      for (let attempt = 1; ; attempt++) {
+        const e = await apps.get(KvKeys.app(appId));
+        if (e === null || e.operation !== "PUT") throw new SwitchboardError("not_found", `app ${appId} does not exist`);
+        const next = patchApp(e.json<AppRecord>(), req.body);
+        try {
+          await apps.update(KvKeys.app(appId), JSON.stringify(next), e.revision);
+          return appView(next);
+        } catch (err) {
+          if ((err as { code?: unknown }).code !== 10071) throw err; // 10071: wrong last sequence (changed meanwhile)
+          if (attempt >= 5) throw new SwitchboardError("conflict", `app ${appId} kept changing while being updated; retry`);
+        }
+      }
+    },
+  );
 
   app.post<{ Params: Static<typeof AppParams>; Body: Static<typeof KeyBody> }>(
     "/v1/apps/:app/keys",

@@ -1,5 +1,6 @@
 /** Per-socket state (uWS user data). Plain fields, no per-message allocation. */
 import { EffectivePermissions, Permissions, type TokenClaims } from "@switchboard/protocol";
+import type { SocketLimits } from "./apps.js";
 import type { Room } from "./rooms.js";
 
 export interface RoomSub {
@@ -15,6 +16,8 @@ export interface Conn {
   kid: string;
   claims: TokenClaims;
   permissions: EffectivePermissions;
+  /** The app's limits as they were when the socket opened (resolved once at upgrade; no per-message lookup). */
+  limits: SocketLimits;
   /** Set when the upgrade was refused: the socket is closed with this code as soon as it opens. */
   refuse: { code: number; reason: string } | undefined;
   subs: Map<string, RoomSub>;
@@ -33,14 +36,14 @@ export interface Conn {
   muted: Set<string>;
 }
 
-export function newConn(fields: Pick<Conn, "id" | "appId" | "kid" | "claims" | "permissions">, burst: number): Conn {
+export function newConn(fields: Pick<Conn, "id" | "appId" | "kid" | "claims" | "permissions" | "limits">): Conn {
   return {
     ...fields,
     refuse: undefined,
     subs: new Map(),
     pending: new Set(),
     closed: false,
-    tokens: burst,
+    tokens: fields.limits.publishBurst,
     refilledAt: Date.now(),
     badFrames: 0,
     timers: [],
@@ -51,11 +54,24 @@ export function newConn(fields: Pick<Conn, "id" | "appId" | "kid" | "claims" | "
 
 const DENY_ALL = new EffectivePermissions(new Permissions({}), undefined);
 
+const REFUSED_LIMITS: SocketLimits = {
+  maxRoomsPerSocket: 0,
+  publishRate: 0,
+  publishBurst: 0,
+  maxOutboundBytes: 0,
+  maxFrameBytes: 0,
+  origins: undefined,
+};
+
 export function refusedConn(code: number, reason: string): Conn {
-  const c = newConn(
-    { id: "", appId: "", kid: "", claims: { aud: "switchboard", iat: 0, exp: 0, jti: "", permissions: {} }, permissions: DENY_ALL },
-    0,
-  );
+  const c = newConn({
+    id: "",
+    appId: "",
+    kid: "",
+    claims: { aud: "switchboard", iat: 0, exp: 0, jti: "", permissions: {} },
+    permissions: DENY_ALL,
+    limits: REFUSED_LIMITS,
+  });
   c.refuse = { code, reason };
   return c;
 }

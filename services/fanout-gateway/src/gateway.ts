@@ -29,6 +29,7 @@ import {
   type SubscribeRequest,
 } from "@switchboard/protocol";
 import {
+  APP_LIMIT_BOUNDS,
   STREAM_ROOMS,
   Subjects,
   TokenError,
@@ -52,7 +53,8 @@ import {
 import { newConn, refusedConn, takeToken, type Conn, type RoomSub } from "./connection.js";
 import { serveControl } from "./control.js";
 import type { MuteRegistry } from "./mutes.js";
-import { originAllowed, type OriginAllowList } from "./origin.js";
+import { originIn } from "./origin.js";
+import type { AppLimitsRegistry } from "./apps.js";
 import { PresenceHub, presenceData } from "./presence.js";
 import { Room, RoomHub, liveEntryFromStored, topicEvent, topicMeta, topicPresence, type LiveEntry } from "./rooms.js";
 import { closeRevokedSockets } from "./revocation.js";
@@ -69,15 +71,19 @@ export interface GatewayDeps {
   presence: KV;
   /** Client publishes: acked only once JetStream stored them, refused at once while NATS is disconnected. */
   publisher: AckPublisher;
+  /** Per-app socket limits (app records over the limits below), resolved once per socket at upgrade. */
+  apps: AppLimitsRegistry;
   /** Clients muted per room, shared by every gateway through the moderation bucket. */
   mutes: MuteRegistry;
 }
 
+/** The first five are the defaults for apps without their own `limits` (AppRecord); the rest are per process. */
 export interface GatewayLimits {
   maxRoomsPerSocket: number;
   publishRate: number;
   publishBurst: number;
   maxOutboundBytes: number;
+  maxFrameBytes: number;
   /** Malformed frames tolerated before closing with 4008. */
   maxBadFrames: number;
   idleTimeoutS: number;
@@ -88,6 +94,7 @@ export const DEFAULT_LIMITS: GatewayLimits = {
   publishRate: 50,
   publishBurst: 100,
   maxOutboundBytes: 1024 * 1024,
+  maxFrameBytes: MAX_FRAME_BYTES,
   maxBadFrames: 10,
   idleTimeoutS: 60,
 };
@@ -99,8 +106,6 @@ export interface GatewayOptions {
   metrics: ReturnType<typeof gatewayMetrics> & ReturnType<typeof verifyMetrics>;
   nats: NatsRuntime<GatewayDeps>;
   limits: GatewayLimits;
-  /** Apps listed here accept sockets only from these Origins (SWITCHBOARD_ALLOWED_ORIGINS). */
-  origins?: OriginAllowList;
 }
 
 const TOKEN_EXPIRING_LEAD_MS = 30_000;
@@ -135,8 +140,8 @@ export class Gateway {
       compression: uws.DISABLED,
       maxPayloadLength: FRAME_HARD_LIMIT,
       // Sockets are closed with 4009 by the sweep at maxOutboundBytes; uWS's own limit sits far above it so that
-      // it never silently skips a socket in a topic publish before the sweep sees it.
-      maxBackpressure: o.limits.maxOutboundBytes * 64,
+      // it never silently skips a socket in a topic publish before the sweep sees it (for any app's limit).
+      maxBackpressure: Math.max(o.limits.maxOutboundBytes, APP_LIMIT_BOUNDS.maxOutboundBytes.max) * 64,
       closeOnBackpressureLimit: 1,
       idleTimeout: o.limits.idleTimeoutS,
       sendPingsAutomatically: true,
@@ -258,21 +263,34 @@ export class Gateway {
     }
     const deps = this.o.nats.get();
     verifyToken(decodeURIComponent(token), { keys: deps.keys, revocations: deps.revocations }).then(
-      (v) => {
-        if (this.o.origins !== undefined && !originAllowed(this.o.origins, v.key.appId, origin)) {
-          if (aborted) return;
-          this.o.metrics.verifyFailures.inc({ reason: "origin" });
-          res.cork(() =>
-            res
-              .writeStatus("403 Forbidden")
-              .writeHeader("content-type", "application/json")
-              .end(JSON.stringify({ error: { code: "unauthorized", message: `origin ${origin.slice(0, 100)} is not on this app's allow-list` } })),
-          );
-          return;
-        }
-        const id = randomBytes(9).toString("base64url");
-        accept(newConn({ id, appId: v.key.appId, kid: v.key.kid, claims: v.claims, permissions: v.permissions }, this.o.limits.publishBurst));
-      },
+      (v) =>
+        deps.apps.get(v.key.appId).then(
+          (limits) => {
+            if (!originIn(limits.origins, origin)) {
+              if (aborted) return;
+              this.o.metrics.verifyFailures.inc({ reason: "origin" });
+              res.cork(() =>
+                res
+                  .writeStatus("403 Forbidden")
+                  .writeHeader("content-type", "application/json")
+                  .end(JSON.stringify({ error: { code: "unauthorized", message: `origin ${origin.slice(0, 100)} is not on this app's allow-list` } })),
+              );
+              return;
+            }
+            const id = randomBytes(9).toString("base64url");
+            accept(newConn({ id, appId: v.key.appId, kid: v.key.kid, claims: v.claims, permissions: v.permissions, limits }));
+          },
+          (err: unknown) => {
+            this.o.log.warn({ err: (err as Error).message, app: v.key.appId }, "cannot read the app record at upgrade");
+            if (aborted) return;
+            res.cork(() =>
+              res
+                .writeStatus("503 Service Unavailable")
+                .writeHeader("retry-after", "1")
+                .end('{"error":{"code":"unavailable","message":"app settings could not be read; retry"}}'),
+            );
+          },
+        ),
       (err: unknown) => {
         const te = err instanceof TokenError ? err : undefined;
         if (te === undefined) this.o.log.error({ err }, "token verification failed unexpectedly");
@@ -359,7 +377,7 @@ export class Gateway {
     const c = ws.getUserData();
     if (c.closed) return;
     ws.send(text);
-    if (ws.getBufferedAmount() > this.o.limits.maxOutboundBytes) this.slow(ws);
+    if (ws.getBufferedAmount() > c.limits.maxOutboundBytes) this.slow(ws);
   }
 
   private slow(ws: WebSocket<Conn>): void {
@@ -368,8 +386,7 @@ export class Gateway {
   }
 
   private sweepSlow(): void {
-    const max = this.o.limits.maxOutboundBytes;
-    for (const ws of this.conns) if (ws.getBufferedAmount() > max) this.slow(ws);
+    for (const ws of this.conns) if (ws.getBufferedAmount() > ws.getUserData().limits.maxOutboundBytes) this.slow(ws);
   }
 
   // ---- requests ----
@@ -377,8 +394,8 @@ export class Gateway {
   private message(ws: WebSocket<Conn>, message: ArrayBuffer): void {
     const c = ws.getUserData();
     if (c.closed) return;
-    if (message.byteLength > MAX_FRAME_BYTES) {
-      this.end(ws, CloseCode.FRAME_TOO_LARGE, `frame over ${MAX_FRAME_BYTES} bytes`);
+    if (message.byteLength > c.limits.maxFrameBytes) {
+      this.end(ws, CloseCode.FRAME_TOO_LARGE, `frame over ${c.limits.maxFrameBytes} bytes`);
       return;
     }
     let req: ClientRequest;
@@ -449,8 +466,11 @@ export class Gateway {
     if (req.presence === true) this.require(c, req.room, "presence");
     if (c.pending.has(req.room)) throw new SwitchboardError("conflict", `a subscribe to ${req.room} is already in progress`);
     if (c.subs.has(req.room)) this.unsubscribe(ws, c, req.room);
-    if (c.subs.size + c.pending.size >= this.o.limits.maxRoomsPerSocket)
-      throw new SwitchboardError("rate_limited", `a socket may subscribe at most ${this.o.limits.maxRoomsPerSocket} rooms`);
+    if (c.subs.size + c.pending.size >= c.limits.maxRoomsPerSocket)
+      throw new SwitchboardError(
+        "rate_limited",
+        `a socket may subscribe at most ${c.limits.maxRoomsPerSocket} rooms (maxRoomsPerSocket); unsubscribe one first`,
+      );
     const hub = this.requireHub();
     const deps = this.o.nats.get();
     c.pending.add(req.room);
@@ -547,8 +567,8 @@ export class Gateway {
     this.require(c, req.room, "publish");
     if (c.muted.has(req.room) || (c.claims.clientId !== undefined && this.o.nats.get().mutes.has(c.appId, req.room, c.claims.clientId)))
       throw new SwitchboardError("unauthorized", `you are muted in room ${req.room} by a moderator; publish refused until unmuted`);
-    if (!takeToken(c, this.o.limits.publishRate, this.o.limits.publishBurst, Date.now()))
-      throw new SwitchboardError("rate_limited", `publish rate over ${this.o.limits.publishRate}/s (burst ${this.o.limits.publishBurst}); slow down`);
+    if (!takeToken(c, c.limits.publishRate, c.limits.publishBurst, Date.now()))
+      throw new SwitchboardError("rate_limited", `publish rate over ${c.limits.publishRate}/s (burst ${c.limits.publishBurst}); slow down`);
     const body = encodeBody({
       event: req.event,
       dataJson: encodeData(req.data),

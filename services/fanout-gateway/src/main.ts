@@ -22,7 +22,8 @@ import {
   startNatsRuntime,
   verifyMetrics,
 } from "@switchboard/core";
-import { DEFAULT_LIMITS, Gateway, type GatewayDeps } from "./gateway.js";
+import { AppLimitsRegistry } from "./apps.js";
+import { DEFAULT_LIMITS, Gateway, type GatewayDeps, type GatewayLimits } from "./gateway.js";
 import { originAllowList } from "./origin.js";
 import { MuteRegistry } from "./mutes.js";
 import { loadUws } from "./uws.js";
@@ -45,6 +46,14 @@ runService(SERVICE, async (signal) => {
   const log = createLogger(SERVICE, config.LOG_LEVEL);
   const registry = createRegistry(SERVICE);
   const box = new SecretBox(resolveMasterKey(config.SWITCHBOARD_MASTER_KEY, log));
+  // The defaults for apps without their own `limits` in their app record.
+  const limits: GatewayLimits = {
+    ...DEFAULT_LIMITS,
+    maxRoomsPerSocket: config.SWITCHBOARD_MAX_ROOMS_PER_SOCKET,
+    publishRate: config.SWITCHBOARD_PUBLISH_RATE,
+    publishBurst: config.SWITCHBOARD_PUBLISH_BURST,
+    maxOutboundBytes: config.SWITCHBOARD_MAX_OUTBOUND_BYTES,
+  };
 
   const nats = startNatsRuntime<GatewayDeps>({
     servers: config.NATS_URL,
@@ -54,7 +63,7 @@ runService(SERVICE, async (signal) => {
     setup: async (nc) => {
       const jsm = await jetstreamManager(nc);
       const js = jetstream(nc);
-      const b = await openBuckets(js, [Buckets.keys, Buckets.revocations, Buckets.presence, Buckets.moderation], config.SWITCHBOARD_REPLICAS);
+      const b = await openBuckets(js, [Buckets.keys, Buckets.revocations, Buckets.presence, Buckets.moderation, Buckets.apps], config.SWITCHBOARD_REPLICAS);
       const keys = new KeyRegistry(b[Buckets.keys], box, log);
       await keys.start(signal);
       const revocations = new RevocationRegistry(b[Buckets.revocations], log);
@@ -64,7 +73,9 @@ runService(SERVICE, async (signal) => {
       const publisher = createAckPublisher(nc, { timeoutMs: PUBLISH_TIMEOUT_MS, stream: STREAM_ROOMS });
       const mutes = new MuteRegistry(b[Buckets.moderation], log);
       await mutes.start(signal);
-      return { nc, js, jsm, keys, revocations, presence: b[Buckets.presence], publisher, mutes };
+      const apps = new AppLimitsRegistry(b[Buckets.apps], limits, config.SWITCHBOARD_ALLOWED_ORIGINS, log);
+      await apps.start(signal);
+      return { nc, js, jsm, keys, revocations, presence: b[Buckets.presence], publisher, mutes, apps };
     },
   });
 
@@ -74,14 +85,7 @@ runService(SERVICE, async (signal) => {
     registry,
     metrics: { ...gatewayMetrics(registry), ...verifyMetrics(registry) },
     nats,
-    limits: {
-      ...DEFAULT_LIMITS,
-      maxRoomsPerSocket: config.SWITCHBOARD_MAX_ROOMS_PER_SOCKET,
-      publishRate: config.SWITCHBOARD_PUBLISH_RATE,
-      publishBurst: config.SWITCHBOARD_PUBLISH_BURST,
-      maxOutboundBytes: config.SWITCHBOARD_MAX_OUTBOUND_BYTES,
-    },
-    origins: config.SWITCHBOARD_ALLOWED_ORIGINS,
+    limits,
   });
   void nats.whenReady().then((deps) => gateway.attach(deps));
   const port = await gateway.listen(config.HOST, config.PORT);

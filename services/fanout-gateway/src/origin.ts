@@ -1,5 +1,6 @@
 /**
- * Optional Origin allow-list per app (DESIGN §5), from `SWITCHBOARD_ALLOWED_ORIGINS`:
+ * Optional Origin allow-list per app (DESIGN §5): an app record's `limits.allowedOrigins` (apps.ts), else
+ * `SWITCHBOARD_ALLOWED_ORIGINS`:
  * `app1=https://a.example,https://b.example;app2=https://c.example`. Apps not listed accept any Origin. A browser
  * always sends Origin, so a listed app refuses a browser page from elsewhere; a request without Origin (a server or
  * device client, which could send any Origin it liked) is accepted.
@@ -38,4 +39,9 @@ export function originAllowed(list: OriginAllowList, app: string, origin: string
   if (origin === "") return true;
   const allowed = list.get(app);
   return allowed === undefined || allowed.has(origin.toLowerCase());
+}
+
+/** Whether a socket may connect from `origin` (the header, "" when absent) given its app's resolved Origins. */
+export function originIn(allowed: ReadonlySet<string> | undefined, origin: string): boolean {
+  return origin === "" || allowed === undefined || allowed.has(origin.toLowerCase());
 }
