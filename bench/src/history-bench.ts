@@ -7,7 +7,10 @@
  *   2. drives `GET /v1/rooms/big/messages?limit=100` at a fixed, open-loop rate (default 200/s for 10 s), mixing
  *      newest-first pages, deep backwards pages (cursor), and forwards pages from random offsets, and prints
  *      p50/p99/max latency measured from each request's scheduled time.                target p99 ≤ 20 ms
- * Options (env): BENCH_RATE (default 200), BENCH_RATE_SECONDS (default 10), BENCH_COMPARE_ROUNDS (default 100).
+ *      Before the run the room is read until history serves it from its read cache (services/history/src/cache.ts),
+ *      and the run ends with history's cache counters (pages from memory vs read from JetStream).
+ * Options (env): BENCH_RATE (default 200), BENCH_RATE_SECONDS (default 10), BENCH_COMPARE_ROUNDS (default 100),
+ * BENCH_HISTORY_CACHE_BYTES (history's SWITCHBOARD_HISTORY_CACHE_BYTES; 0 reads every page from JetStream).
  */
 import { Agent, request } from "node:http";
 import { ephemeralEnv, startNatsServer, startService, waitReady, type ServiceHandle } from "@switchboard/dev";
@@ -47,8 +50,9 @@ async function main(): Promise<void> {
   const nc = await connectNats({ servers: [nats.url], name: "history-bench", log: createLogger("bench", "silent") }, new AbortController().signal);
   try {
     for (const name of ["auth", "history"] as const) {
+      const cacheBytes = process.env["BENCH_HISTORY_CACHE_BYTES"];
       const svc = await startService(name, {
-        env,
+        env: cacheBytes === undefined ? env : { ...env, SWITCHBOARD_HISTORY_CACHE_BYTES: cacheBytes },
         onLine: (line) => {
           if (process.env["BENCH_SERVICE_LOGS"] === "1") console.log(`[${name}] ${line.slice(0, 600)}`);
         },
@@ -123,6 +127,24 @@ async function main(): Promise<void> {
     const path = "/v1/rooms/big/messages";
     const warm = await get(history.port, agent, auth, `${path}?limit=${PAGE}`);
     if (warm.status !== 200) throw new Error(`history answered ${warm.status}: ${warm.body}`);
+    const cacheReads = async (): Promise<Map<string, number>> => {
+      const text = (await get(history.port, agent, auth, "/metrics")).body;
+      const out = new Map<string, number>();
+      for (const line of text.split("\n")) {
+        const m = /^switchboard_history_cache_reads_total\{.*result="(\w+)".*\} (\d+)/.exec(line);
+        if (m !== null) out.set(m[1]!, Number(m[2]));
+      }
+      return out;
+    };
+    if (process.env["BENCH_HISTORY_CACHE_BYTES"] !== "0") {
+      const w0 = performance.now();
+      while (((await cacheReads()).get("hit") ?? 0) === 0) {
+        if (performance.now() - w0 > 30_000) throw new Error("history never served the room from its cache");
+        await get(history.port, agent, auth, `${path}?limit=${PAGE}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      console.log(`room served from history's cache ${fmt(performance.now() - w0)} ms after its first read`);
+    }
     const cursors: string[] = [];
     let c: string | null = (JSON.parse(warm.body) as { next: string | null }).next;
     for (let i = 0; i < 20 && c !== null; i++) {
@@ -176,6 +198,7 @@ async function main(): Promise<void> {
       console.log(`  ${kind}: p50 ${fmt(pct(k, 50))} ms  p99 ${fmt(pct(k, 99))} ms`);
     }
     for (const [what, n] of errorKinds) console.log(`  ${n} x ${what}`);
+    console.log(`  history cache reads (whole bench): ${[...(await cacheReads())].map(([k, v]) => `${k} ${v}`).join(", ") || "none"}`);
     agent.destroy();
   } finally {
     await nc.close();

@@ -10,6 +10,7 @@ import {
   createRegistry,
   ensureRoomsStream,
   historyMetrics,
+  int,
   jetstream,
   jetstreamManager,
   loadConfig,
@@ -21,6 +22,7 @@ import {
 } from "@switchboard/core";
 import { createHttpService } from "@switchboard/http";
 import { historyRoutes, serveHistoryRequests, type HistoryDeps } from "./app.js";
+import { createCachedReader } from "./cache.js";
 import { createReader } from "./reader.js";
 import { createRetentionPolicy } from "./retention.js";
 import { createRoomState } from "./roomstate.js";
@@ -28,7 +30,12 @@ import { createRoomState } from "./roomstate.js";
 const SERVICE = "history";
 
 runService(SERVICE, async (signal) => {
-  const config = loadConfig({ ...commonSpec, PORT: portSetting(DEFAULT_PORTS.history) });
+  const config = loadConfig({
+    ...commonSpec,
+    PORT: portSetting(DEFAULT_PORTS.history),
+    // Estimated bytes of hot rooms held in memory (cache.ts); 0 turns the cache off.
+    SWITCHBOARD_HISTORY_CACHE_BYTES: int(256 * 1024 * 1024, 0, 64 * 1024 * 1024 * 1024),
+  });
   const log = createLogger(SERVICE, config.LOG_LEVEL);
   const registry = createRegistry(SERVICE);
   const metrics = historyMetrics(registry);
@@ -50,7 +57,11 @@ runService(SERVICE, async (signal) => {
       const revocations = new RevocationRegistry(b[Buckets.revocations], log);
       await revocations.start(signal);
       const retention = createRetentionPolicy(b[Buckets.apps], stream, log);
-      const reader = createReader(js, jsm, retention.of);
+      const reader = createCachedReader(createReader(js, jsm, retention.of), js, jsm, retention.of, {
+        maxBytes: config.SWITCHBOARD_HISTORY_CACHE_BYTES,
+        log,
+        metrics,
+      });
       serveHistoryRequests(nc, reader, metrics, log);
       return { reader, roomState: createRoomState(nc, js, jsm, log), retention, keys, revocations };
     },
