@@ -14,8 +14,8 @@
  * measured process, which stay meaningful when other work shares the machine.
  */
 import { createHmac, randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { connect, type Socket } from "node:net";
+
+import { RawConn, cpuSeconds, rawPost } from "./lib.js";
 import { startNatsServer, startService, waitReady } from "@switchboard/dev";
 import { KeyRegistry, SecretBox, createLogger, verifyToken, type KV } from "@switchboard/core";
 import { buildClaims, signToken, tokenHeader, tokenPayload } from "@switchboard/protocol";
@@ -27,67 +27,11 @@ const MAX_REQUESTS = 1_000_000;
 const MAX_VERIFIES = 2_000_000;
 const PROFILE_DIR = process.env["BENCH_PROFILE"];
 const PHASES = new Set((process.env["BENCH_PHASES"] ?? "single,batch,verify").split(","));
-/** Linux clock ticks per second (USER_HZ) for /proc/<pid>/stat. */
-const TICKS = 100;
-
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / TICKS;
-}
-
-/** A keep-alive connection sending one prepared request at a time; counts 201 answers. */
-class Conn {
-  private buf: Buffer = Buffer.alloc(0);
-  private resolve: ((status: number) => void) | undefined;
-  constructor(private readonly socket: Socket) {
-    socket.setNoDelay(true);
-    socket.on("data", (d: Buffer) => this.onData(d));
-  }
-
-  static open(port: number): Promise<Conn> {
-    return new Promise((resolve, reject) => {
-      const s = connect(port, "127.0.0.1", () => resolve(new Conn(s)));
-      s.once("error", reject);
-    });
-  }
-
-  send(request: Buffer): Promise<number> {
-    return new Promise((resolve) => {
-      this.resolve = resolve;
-      this.socket.write(request);
-    });
-  }
-
-  private onData(d: Buffer): void {
-    this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
-    const end = this.buf.indexOf("\r\n\r\n");
-    if (end < 0) return;
-    const head = this.buf.subarray(0, end).toString("latin1");
-    const m = /content-length: (\d+)/i.exec(head);
-    const total = end + 4 + (m ? Number(m[1]) : 0);
-    if (this.buf.length < total) return;
-    this.buf = this.buf.subarray(total);
-    const status = Number(head.slice(9, 12));
-    const r = this.resolve;
-    this.resolve = undefined;
-    r?.(status);
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-}
-
 function tokenRequest(port: number, apiKey: string, body: string): Buffer {
-  return Buffer.from(
-    `POST /v1/tokens HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: keep-alive\r\nAuthorization: Bearer ${apiKey}\r\n` +
-      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
+  return rawPost(port, "/v1/tokens", `Bearer ${apiKey}`, body);
 }
 
-async function httpPhase(name: string, pid: number, conns: Conn[], request: Buffer, tokensPerRequest: number): Promise<number> {
+async function httpPhase(name: string, pid: number, conns: RawConn[], request: Buffer, tokensPerRequest: number): Promise<number> {
   const deadline = performance.now() + SECONDS * 1000;
   let requests = 0;
   let failed = 0;
@@ -187,10 +131,10 @@ async function main(): Promise<void> {
         : {}),
     },
   });
-  const conns: Conn[] = [];
+  const conns: RawConn[] = [];
   try {
     await waitReady(auth);
-    for (let i = 0; i < CONNECTIONS; i++) conns.push(await Conn.open(auth.port));
+    for (let i = 0; i < CONNECTIONS; i++) conns.push(await RawConn.open(auth.port));
     const single = tokenRequest(auth.port, apiKey, JSON.stringify({ clientId: "user-1", role: "publisher" }));
     const batch = tokenRequest(auth.port, apiKey, JSON.stringify({ clientId: "user-1", role: "publisher", count: 100 }));
     // Warm-up (JIT, key cache), not counted.
