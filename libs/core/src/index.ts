@@ -12,3 +12,4 @@ export * from "./runtime.js";
 export * from "./control.js";
 export * from "./presence.js";
 export * from "./publisher.js";
+export * from "./watch.js";

@@ -9,6 +9,7 @@ import type { KV } from "@nats-io/kv";
 import { Permissions, SwitchboardError, parseApiKey, type PermissionMap } from "@switchboard/protocol";
 import type { Logger } from "./logger.js";
 import { KvKeys } from "./subjects.js";
+import { followBucket } from "./watch.js";
 
 export interface AppRecord {
   id: string;
@@ -161,21 +162,17 @@ export class KeyRegistry {
 
   /** Watches for key changes until `signal` aborts. Deleted keys leave the cache and listeners hear of them. */
   async start(signal: AbortSignal): Promise<void> {
-    const watch = await this.kv.watch({ include: "updates" });
-    signal.addEventListener("abort", () => watch.stop(), { once: true });
-    void (async () => {
-      for await (const e of watch) {
-        if (e.operation === "PUT") {
-          this.misses.delete(e.key);
-          this.deleted.delete(e.key);
-          if (this.cache.has(e.key)) this.store(e.key, e.value);
-        } else {
-          this.cache.delete(e.key);
-          this.markDeleted(e.key);
-          for (const l of this.deleteListeners) l(e.key);
-        }
+    await followBucket(this.kv, signal, this.log, "key", (e) => {
+      if (e.operation === "PUT") {
+        this.misses.delete(e.key);
+        this.deleted.delete(e.key);
+        if (this.cache.has(e.key)) this.store(e.key, e.value);
+      } else {
+        this.cache.delete(e.key);
+        this.markDeleted(e.key);
+        for (const l of this.deleteListeners) l(e.key);
       }
-    })().catch((err: unknown) => this.log.error({ err }, "key watch ended"));
+    });
   }
 
   onDelete(listener: (kid: string) => void): void {

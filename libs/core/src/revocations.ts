@@ -7,6 +7,7 @@ import type { KV } from "@nats-io/kv";
 import { SESSION_ROOM_PREFIX, type TokenClaims } from "@switchboard/protocol";
 import type { Logger } from "./logger.js";
 import { KvKeys } from "./subjects.js";
+import { followBucket } from "./watch.js";
 
 export interface Revocation {
   /** Epoch seconds: tokens issued at or before this are refused (clientId and session revocations). */
@@ -28,14 +29,10 @@ export class RevocationRegistry {
 
   /** Loads current revocations, then follows changes until `signal` aborts. */
   async start(signal: AbortSignal): Promise<void> {
-    const watch = await this.kv.watch({ include: "updates" });
-    signal.addEventListener("abort", () => watch.stop(), { once: true });
-    void (async () => {
-      for await (const e of watch) {
-        if (e.operation === "PUT") this.set(e.key, e.json<Revocation>());
-        else this.entries.delete(e.key);
-      }
-    })().catch((err: unknown) => this.log.error({ err }, "revocation watch ended"));
+    await followBucket(this.kv, signal, this.log, "revocation", (e) => {
+      if (e.operation === "PUT") this.set(e.key, e.json<Revocation>());
+      else this.entries.delete(e.key);
+    });
     const keys = await this.kv.keys();
     for await (const k of keys) {
       const e = await this.kv.get(k);

@@ -3,7 +3,7 @@
  * watch (the KeyRegistry pattern), so resolving an app's limits at upgrade costs no round trip once the app is known
  * and a change reaches new sockets as soon as the watch delivers it. A socket keeps the limits it was opened with.
  */
-import { KvKeys, validAppLimits, type AppRecord, type KV, type Logger } from "@switchboard/core";
+import { KvKeys, followBucket, validAppLimits, type AppRecord, type KV, type Logger } from "@switchboard/core";
 import type { OriginAllowList } from "./origin.js";
 
 /** What one socket is held to; resolved once at upgrade and stored on its Conn. */
@@ -48,15 +48,11 @@ export class AppLimitsRegistry {
 
   /** Watches app record changes until `signal` aborts. */
   async start(signal: AbortSignal): Promise<void> {
-    const watch = await this.kv.watch({ include: "updates" });
-    signal.addEventListener("abort", () => watch.stop(), { once: true });
-    void (async () => {
-      for await (const e of watch) {
-        // Every change is kept (app records are few and small), so a first read racing a change cannot leave the
-        // older record cached: the higher revision wins.
-        this.store(e.key, e.revision, e.operation === "PUT" ? e.value : undefined);
-      }
-    })().catch((err: unknown) => this.log.error({ err }, "app watch ended"));
+    // Every change is kept (app records are few and small), so a first read racing a change cannot leave the older
+    // record cached: the higher revision wins.
+    await followBucket(this.kv, signal, this.log, "app", (e) =>
+      this.store(e.key, e.revision, e.operation === "PUT" ? e.value : undefined),
+    );
   }
 
   /** The limits of `appId`, from the cache or read once from KV. Throws when KV cannot be read. */

@@ -4,7 +4,7 @@
  * publishes; every gateway keeps the set in memory from a KV watch, so the publish check costs no I/O.
  * Mutes by connectionId live on the connection itself (a connection exists on one gateway only).
  */
-import { KvKeys, type KV, type Logger } from "@switchboard/core";
+import { KvKeys, followBucket, type KV, type Logger } from "@switchboard/core";
 
 export class MuteRegistry {
   private readonly muted = new Set<string>();
@@ -16,14 +16,10 @@ export class MuteRegistry {
 
   /** Loads current mutes, then follows changes until `signal` aborts. */
   async start(signal: AbortSignal): Promise<void> {
-    const watch = await this.kv.watch({ include: "updates" });
-    signal.addEventListener("abort", () => watch.stop(), { once: true });
-    void (async () => {
-      for await (const e of watch) {
-        if (e.operation === "PUT") this.muted.add(e.key);
-        else this.muted.delete(e.key);
-      }
-    })().catch((err: unknown) => this.log.error({ err }, "mute watch ended"));
+    await followBucket(this.kv, signal, this.log, "mute", (e) => {
+      if (e.operation === "PUT") this.muted.add(e.key);
+      else this.muted.delete(e.key);
+    });
     for await (const k of await this.kv.keys()) this.muted.add(k);
   }
 
