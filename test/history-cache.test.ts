@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KvKeys, type AppRecord } from "@switchboard/core";
 import { startCluster, type Cluster } from "./helpers/cluster.js";
-import { createApp, historyJson, openTestNats, publishMany, type Page } from "./helpers/history.js";
+import { createApp, historyJson, messagesPath as qs, openTestNats, publishMany, type Page } from "./helpers/history.js";
 import { ingest } from "./helpers/ingest.js";
 
 let cluster: Cluster;
@@ -20,13 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.close();
 });
-
-const qs = (room: string, params: Record<string, string | number | undefined>) =>
-  `/v1/rooms/${encodeURIComponent(room)}/messages?` +
-  Object.entries(params)
-    .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
-    .join("&");
 
 async function metric(c: Cluster, name: string, label = ""): Promise<number> {
   const text = await (await fetch(`${c.url("history")}/metrics`)).text();

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startCluster, type Cluster } from "./helpers/cluster.js";
-import { historyGet, historyJson, publishMany, type Page } from "./helpers/history.js";
+import { historyGet, historyJson, messagesPath as qs, publishMany, type Page } from "./helpers/history.js";
 
 let cluster: Cluster;
 const ROOM = "page:main";
@@ -20,13 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.close();
 });
-
-const qs = (room: string, params: Record<string, string | number | undefined>) =>
-  `/v1/rooms/${encodeURIComponent(room)}/messages?` +
-  Object.entries(params)
-    .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
-    .join("&");
 
 /** Reads every page, following `next`, while `during` runs between pages. */
 async function pageAll(room: string, first: Record<string, string | number | undefined>, between: () => Promise<void> = async () => undefined) {

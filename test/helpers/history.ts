@@ -69,3 +69,11 @@ export async function openTestNats(cluster: Cluster): Promise<TestNats> {
   const kvm = new Kvm(jetstream(nc));
   return { nc, jsm, kv: (bucket) => kvm.open(bucket), close: () => nc.close() };
 }
+
+/** `/v1/rooms/<room>/messages?<params>`, leaving out undefined params. */
+export const messagesPath = (room: string, params: Record<string, string | number | undefined>): string =>
+  `/v1/rooms/${encodeURIComponent(room)}/messages?` +
+  Object.entries(params)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
+    .join("&");
