@@ -10,6 +10,7 @@ import { Subjects, encodeBody, type NatsConnection } from "@switchboard/core";
 import WebSocket from "ws";
 import { issueToken, publishHttp, startCluster, type Cluster } from "./helpers/cluster.js";
 import { connectTo, jetstream, metricValue, natsClient, offsetsOf, signLocal, waitForOffset } from "./helpers/gateway.js";
+import { ingest } from "./helpers/ingest.js";
 import { openSocket } from "./helpers/ws.js";
 
 const RETENTION = 200;
@@ -41,6 +42,32 @@ async function store(room: string, event: string, data: unknown): Promise<number
 }
 
 describe("subscriptions", () => {
+  it("starts at the room's newest offset even after its newest message was deleted, and replays nothing old", async () => {
+    const room = "f:del-newest";
+    const warm = await connectTo(cluster, await issueToken(cluster));
+    await warm.request("subscribe", { room });
+    const o1 = await publish(room, "e", 1);
+    const o2 = await publish(room, "e", 2);
+    await waitForOffset(warm, room, o2);
+    const del = await ingest(cluster, "DELETE", `/v1/rooms/${room}/messages/m_${o2.toString(36)}`);
+    expect(del.status).toBe(200);
+    const late = await connectTo(cluster, await issueToken(cluster));
+    // The room's position is the newest offset it delivered live (o2, deleted since): never 0, never earlier.
+    expect(await late.request("subscribe", { room })).toMatchObject({ ok: true, result: { room, offset: o2, recovered: false } });
+    const o3 = await publish(room, "e", 3);
+    await waitForOffset(late, room, o3);
+    expect(offsetsOf(late, room)).toEqual([o3]);
+    // A room no socket watched: the position comes from the stream, where o1 is now the newest message.
+    const cold = "f:del-newest-cold";
+    const c1 = await publish(cold, "e", 1);
+    const c2 = await publish(cold, "e", 2);
+    expect((await ingest(cluster, "DELETE", `/v1/rooms/${cold}/messages/m_${c2.toString(36)}`)).status).toBe(200);
+    expect(await late.request("subscribe", { room: cold })).toMatchObject({ ok: true, result: { room: cold, offset: c1, recovered: false } });
+    expect(o1).toBeLessThan(o2);
+    warm.close();
+    late.close();
+  });
+
   it("delivers only the filtered events, everything without a filter, and nothing after unsubscribe", async () => {
     const token = await issueToken(cluster, { clientId: "filter" });
     const a = await connectTo(cluster, token);
@@ -209,6 +236,15 @@ describe("limits and protection", () => {
     expect(await s.waitFor((f) => f.type === "reply" && f["id"] === 7)).toMatchObject({ ok: true });
     s.ws.send(frame(64 * 1024 + 1));
     expect((await s.closed).code).toBe(1009);
+  });
+
+  it("closes a token with a stray percent escape with 4001 and keeps serving", async () => {
+    const gw = cluster.services.get("fanout-gateway")!;
+    const bad = openSocket(`ws://127.0.0.1:${gw.port}/v1/ws?token=%25`);
+    expect((await bad.closed).code).toBe(4001);
+    const s = await connectTo(cluster, await issueToken(cluster));
+    expect(await s.request("ping")).toMatchObject({ ok: true });
+    s.close();
   });
 
   it("allows 128 rooms per socket and refuses the 129th", async () => {

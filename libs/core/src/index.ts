@@ -13,3 +13,4 @@ export * from "./control.js";
 export * from "./presence.js";
 export * from "./publisher.js";
 export * from "./watch.js";
+export * from "./offsets.js";

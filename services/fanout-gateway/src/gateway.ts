@@ -37,6 +37,7 @@ import {
   encodeBody,
   encodeData,
   gatherOccupancy,
+  lastOffsetOf,
   sendControl,
   verifyToken,
   type AckPublisher,
@@ -109,6 +110,8 @@ export interface GatewayOptions {
 }
 
 const TOKEN_EXPIRING_LEAD_MS = 30_000;
+/** Longest delay setTimeout holds (2^31-1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const SWEEP_INTERVAL_MS = 250;
 const HISTORY_TIMEOUT_MS = 5000;
 const REPLAY_MAX = 10_000;
@@ -262,7 +265,8 @@ export class Gateway {
       return;
     }
     const deps = this.o.nats.get();
-    verifyToken(decodeURIComponent(token), { keys: deps.keys, revocations: deps.revocations }).then(
+    // uWS getQuery already percent-decodes; decoding again would throw on a stray "%" (and crash the process).
+    verifyToken(token, { keys: deps.keys, revocations: deps.revocations }).then(
       (v) =>
         deps.apps.get(v.key.appId).then(
           (limits) => {
@@ -366,7 +370,12 @@ export class Gateway {
     c.timers = [];
     const now = Date.now();
     const expMs = c.claims.exp * 1000;
-    const at = (ms: number, fn: () => void) => c.timers.push(setTimeout(fn, Math.max(0, Math.min(ms - now, 2 ** 31 - 1))));
+    // setTimeout holds at most 2^31-1 ms (24.8 days) and tokens may live 30 days: a capped timer re-arms itself.
+    const at = (ms: number, fn: () => void): void => {
+      const wait = ms - Date.now();
+      if (wait <= MAX_TIMER_MS) c.timers.push(setTimeout(fn, Math.max(0, wait)));
+      else c.timers.push(setTimeout(() => at(ms, fn), MAX_TIMER_MS));
+    };
     if (expMs - TOKEN_EXPIRING_LEAD_MS > now)
       at(expMs - TOKEN_EXPIRING_LEAD_MS, () => this.send(ws, JSON.stringify({ type: "token.expiring", expiresAt: expMs })));
     at(expMs, () => this.end(ws, CloseCode.TOKEN_EXPIRED, "token expired"));
@@ -498,6 +507,8 @@ export class Gateway {
       if (c.closed) return { room: req.room, offset: from, recovered };
       // Switch to live with no gap: whatever the live ring has beyond the replay is sent now, synchronously,
       // before the socket joins the topic; every later message reaches it through the topic.
+      // A heal in progress would re-deliver what the replay already holds: let it finish first.
+      await room.settled();
       let last = replay.length > 0 ? replay[replay.length - 1]!.offset : from;
       const tail = room.since(last);
       if (tail.length > 0 && tail[0]!.prev > last) {
@@ -506,6 +517,7 @@ export class Gateway {
         replay = replay.concat(between);
         last = replay.length > 0 ? replay[replay.length - 1]!.offset : last;
       }
+      await room.settled();
       if (c.closed) return { room: req.room, offset: from, recovered };
       const events = req.events;
       const presence = req.presence ?? false;
@@ -754,9 +766,8 @@ export class Gateway {
     return this.hub;
   }
 
-  private async lastOffset(deps: GatewayDeps, app: string, room: string): Promise<number> {
-    const m = await deps.jsm.direct.getMessage(STREAM_ROOMS, { last_by_subj: Subjects.room(app, room) });
-    return m === null ? 0 : m.seq;
+  private lastOffset(deps: GatewayDeps, app: string, room: string): Promise<number> {
+    return lastOffsetOf(deps.jsm, Subjects.room(app, room));
   }
 
   private async historyPage(app: string, query: Record<string, unknown>): Promise<{ messages: StoredMessage[]; next: string | null }> {

@@ -87,7 +87,11 @@ runService(SERVICE, async (signal) => {
     nats,
     limits,
   });
-  void nats.whenReady().then((deps) => gateway.attach(deps));
+  // Rejects only when the process stops before NATS was ready: nothing to attach then.
+  nats.whenReady().then(
+    (deps) => gateway.attach(deps),
+    () => undefined,
+  );
   const port = await gateway.listen(config.HOST, config.PORT);
   log.info({ host: config.HOST, port }, "listening");
 

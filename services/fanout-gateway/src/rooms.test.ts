@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import type { Msg, NatsConnection } from "@nats-io/transport-node";
 import { createLogger, encodeBody } from "@switchboard/core";
 import type { StoredMessage } from "@switchboard/protocol";
-import { Room, type RoomDeps } from "./rooms.js";
+import { LiveRing, Room, type LiveEntry, type RoomDeps } from "./rooms.js";
 
 function liveMsg(offset: number, prev: number): Msg {
   const body = encodeBody({ event: "e", dataJson: String(offset), timestamp: 1000 + offset });
@@ -85,5 +85,36 @@ describe("Room live gap healing", () => {
     t.send(3, 2);
     t.room.forget(2);
     expect(t.room.since(0).map((e) => e.offset)).toEqual([1, 3]);
+  });
+
+  it("settles only after a heal delivered everything it held", async () => {
+    const t = setup();
+    t.send(1, 0);
+    t.send(4, 3); // 2 and 3 lost: healing
+    let settled = false;
+    const done = t.room.settled().then(() => (settled = true));
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(false);
+    t.fetches[0]!.resolve([stored(2), stored(3)]);
+    await done;
+    expect(t.published).toEqual([1, 2, 3, 4]);
+    expect(t.room.since(0).map((e) => e.offset)).toEqual([1, 2, 3, 4]);
+  });
+});
+
+describe("LiveRing", () => {
+  const entry = (offset: number): LiveEntry => ({ offset, prev: offset - 1, event: "e", frame: String(offset) });
+
+  it("keeps the newest entries in order once full, and forgets one", () => {
+    const ring = new LiveRing(3);
+    for (let o = 1; o <= 5; o++) ring.push(entry(o));
+    expect(ring.length).toBe(3);
+    expect(ring.since(0).map((e) => e.offset)).toEqual([3, 4, 5]);
+    expect(ring.since(4).map((e) => e.offset)).toEqual([5]);
+    ring.forget(4);
+    expect(ring.since(0).map((e) => e.offset)).toEqual([3, 5]);
+    ring.push(entry(6));
+    ring.push(entry(7));
+    expect(ring.since(0).map((e) => e.offset)).toEqual([5, 6, 7]);
   });
 });

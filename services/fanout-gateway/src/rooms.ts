@@ -57,13 +57,14 @@ export class Room {
   subscribers = 0;
   /** Offset of the newest message delivered to topics (0 until the first one). */
   lastOffset = 0;
-  readonly ring: LiveEntry[] = [];
+  readonly ring = new LiveRing(RING_SIZE);
   readonly roomJson: string;
   readonly topic: string;
   /** Event names that some socket filters on (refcounted), so only those event topics are published. */
   readonly filteredEvents = new Map<string, number>();
   private sub: Subscription | undefined;
   private healing = false;
+  private healDone: Promise<void> = Promise.resolve();
   private held: LiveEntry[] = [];
   readonly ready: Promise<void>;
 
@@ -95,7 +96,7 @@ export class Room {
     }
     if (this.lastOffset !== 0 && prev > this.lastOffset) {
       this.held.push(entry);
-      void this.heal(prev);
+      this.healDone = this.heal(prev);
       return;
     }
     this.deliver(entry, timestampOf(body));
@@ -105,13 +106,17 @@ export class Room {
     if (e.offset <= this.lastOffset) return; // already delivered (duplicate after a heal)
     this.lastOffset = e.offset;
     this.ring.push(e);
-    if (this.ring.length > RING_SIZE) this.ring.splice(0, this.ring.length - RING_SIZE);
     this.deps.publish(this.topic, e.frame);
     if (this.filteredEvents.has(e.event)) this.deps.publish(topicEvent(this.app, this.name, e.event), e.frame);
     this.deps.onDelivered(1, timestampMs);
   }
 
-  /** Fetches the messages missed between lastOffset and `upTo`, delivers them, then the held ones. */
+  /** Resolves once no gap heal is in progress (a heal delivers everything it held before it ends). */
+  async settled(): Promise<void> {
+    while (this.healing) await this.healDone;
+  }
+
+  /** Fetches the messages missed between lastOffset and `upTo`, delivers them, then the held ones. Never rejects. */
   private async heal(upTo: number): Promise<void> {
     this.healing = true;
     this.deps.onGap();
@@ -130,15 +135,12 @@ export class Room {
 
   /** Entries with offset > `after`, oldest first (a copy). */
   since(after: number): LiveEntry[] {
-    const out: LiveEntry[] = [];
-    for (const e of this.ring) if (e.offset > after) out.push(e);
-    return out;
+    return this.ring.since(after);
   }
 
   /** Drops a deleted message from the ring so that a later switch to live does not send it again. */
   forget(offset: number): void {
-    const i = this.ring.findIndex((e) => e.offset === offset);
-    if (i >= 0) this.ring.splice(i, 1);
+    this.ring.forget(offset);
   }
 
   addFilter(event: string): void {
@@ -154,6 +156,51 @@ export class Room {
   close(): void {
     this.sub?.unsubscribe();
     this.sub = undefined;
+  }
+}
+
+/** The newest live entries of a room, oldest first, in a fixed circular buffer (no shifting per message). */
+export class LiveRing {
+  private readonly items: Array<LiveEntry | undefined>;
+  private start = 0;
+  private count = 0;
+
+  constructor(private readonly capacity: number) {
+    this.items = new Array<LiveEntry | undefined>(capacity);
+  }
+
+  get length(): number {
+    return this.count;
+  }
+
+  push(e: LiveEntry): void {
+    if (this.count < this.capacity) {
+      this.items[(this.start + this.count) % this.capacity] = e;
+      this.count++;
+    } else {
+      this.items[this.start] = e;
+      this.start = (this.start + 1) % this.capacity;
+    }
+  }
+
+  /** Entries with offset > `after`, oldest first. */
+  since(after: number): LiveEntry[] {
+    const out: LiveEntry[] = [];
+    for (let i = 0; i < this.count; i++) {
+      const e = this.items[(this.start + i) % this.capacity]!;
+      if (e.offset > after) out.push(e);
+    }
+    return out;
+  }
+
+  /** Removes the entry with this offset (moderation deletes are rare: a rebuild is fine). */
+  forget(offset: number): void {
+    const kept = this.since(0).filter((e) => e.offset !== offset);
+    if (kept.length === this.count) return;
+    this.items.fill(undefined);
+    this.start = 0;
+    this.count = 0;
+    for (const e of kept) this.push(e);
   }
 }
 
