@@ -11,10 +11,13 @@
  *      and the run ends with history's cache counters (pages from memory vs read from JetStream).
  * Options (env): BENCH_RATE (default 200), BENCH_RATE_SECONDS (default 10), BENCH_COMPARE_ROUNDS (default 100),
  * BENCH_HISTORY_CACHE_BYTES (history's SWITCHBOARD_HISTORY_CACHE_BYTES; 0 reads every page from JetStream).
+ * The rate phase also prints the CPU per page of history, nats-server and the bench process itself.
  */
 import { Agent, request } from "node:http";
 import { ephemeralEnv, startNatsServer, startService, waitReady, type ServiceHandle } from "@switchboard/dev";
 import { STREAM_ROOMS, Subjects, connectNats, createLogger, encodeBody, jetstream, jetstreamManager } from "@switchboard/core";
+import { readFileSync } from "node:fs";
+import { cpuSeconds } from "./lib.js";
 
 const RATE = Number(process.env["BENCH_RATE"] ?? 200);
 const RATE_SECONDS = Math.min(60, Number(process.env["BENCH_RATE_SECONDS"] ?? 10));
@@ -23,6 +26,16 @@ const ROOM_MESSAGES = 10_000;
 /** Every 4th seeded message goes to the benchmarked room. */
 const TOTAL_MESSAGES = ROOM_MESSAGES * 4;
 const PAGE = 100;
+
+/** System (kernel) CPU seconds of a process, from /proc/<pid>/stat (cpuSeconds in lib.ts is user + system). */
+function systemSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[12]) / 100;
+  } catch {
+    return NaN;
+  }
+}
 
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
@@ -163,6 +176,8 @@ async function main(): Promise<void> {
       errorKinds.set(what, (errorKinds.get(what) ?? 0) + 1);
     };
     let sizes = 0;
+    const pids = { history: history.process.pid, "nats-server": nats.process.pid, bench: process.pid };
+    const cpuBefore = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, [cpuSeconds(pid), systemSeconds(pid)] as const]));
     const begin = performance.now() + 50;
     await Promise.all(
       Array.from({ length: total }, async (_, i) => {
@@ -188,6 +203,13 @@ async function main(): Promise<void> {
         byKind[kind]!.push(performance.now() - at);
       }),
     );
+    const cpuPerPage = Object.entries(pids)
+      .map(([k, pid]) => {
+        const [cpu0, sys0] = cpuBefore[k] ?? [NaN, NaN];
+        const us = (now: number, then: number) => (((now - then) * 1e6) / total).toFixed(0);
+        return `${k} ${us(cpuSeconds(pid), cpu0)} µs (system ${us(systemSeconds(pid), sys0)})`;
+      })
+      .join(", ");
     const s = latencies.sort((x, y) => x - y);
     console.log(
       `HTTP GET page of ${PAGE} at ${RATE}/s for ${RATE_SECONDS} s (${kinds.newest} newest, ${kinds.deep} deep backwards, ${kinds.forwards} forwards): ` +
@@ -198,11 +220,13 @@ async function main(): Promise<void> {
       console.log(`  ${kind}: p50 ${fmt(pct(k, 50))} ms  p99 ${fmt(pct(k, 99))} ms`);
     }
     for (const [what, n] of errorKinds) console.log(`  ${n} x ${what}`);
+    console.log(`  CPU per page during the rate phase (user+system, /proc/<pid>/stat): ${cpuPerPage}`);
     console.log(`  history cache reads (whole bench): ${[...(await cacheReads())].map(([k, v]) => `${k} ${v}`).join(", ") || "none"}`);
     agent.destroy();
   } finally {
     await nc.close();
-    await Promise.all(services.map((s) => s.kill()));
+    // With BENCH_PROFILE, a graceful stop lets a profiler loaded through NODE_OPTIONS write its profile.
+    await Promise.all(services.map((s) => (process.env["BENCH_PROFILE"] !== undefined ? s.stop() : s.kill())));
     await nats.dispose();
   }
 }

@@ -20,6 +20,7 @@ import {
   type historyMetrics,
 } from "@switchboard/core";
 import { authorizationOf } from "@switchboard/http";
+import { pageJson } from "./pagejson.js";
 import { applyCursor, type Direction, type ReadQuery, type Reader } from "./reader.js";
 import type { RetentionPolicy } from "./retention.js";
 import type { RoomState } from "./roomstate.js";
@@ -98,7 +99,7 @@ export async function historyRoutes(app: FastifyInstance, opts: HistoryOptions):
   app.get<{ Params: Static<typeof RoomParams>; Querystring: MessagesQuery }>(
     "/v1/rooms/:room/messages",
     { schema: { params: RoomParams, querystring: MessagesQuery } },
-    async (req) => {
+    async (req, reply) => {
       const room = assertRoom(req.params.room);
       const deps = opts.nats.get();
       const appId = await appFor(req, deps, room, ["history"]);
@@ -114,7 +115,10 @@ export async function historyRoutes(app: FastifyInstance, opts: HistoryOptions):
         end: q.end,
       };
       if (q.next !== undefined) query = applyCursor(query, q.next);
-      return counted(metrics, "http", () => deps.reader.read(query));
+      const page = await counted(metrics, "http", () => deps.reader.read(query));
+      // The JSON text as fastify would serialize the page (a cached page's messages are already JSON).
+      void reply.type("application/json; charset=utf-8");
+      return pageJson(page);
     },
   );
 
@@ -171,7 +175,7 @@ export function serveHistoryRequests(nc: NatsConnection, reader: Reader, metrics
           const q = natsQuery(app, r);
           const page = await counted(metrics, "nats", () => reader.read(q));
           const last = r["withLast"] === true ? await reader.lastOffset(app, q.room) : undefined;
-          m.respond(JSON.stringify(last === undefined ? page : { ...page, last }));
+          m.respond(pageJson(page, last));
         } catch (err) {
           const e = err instanceof SwitchboardError ? err : new SwitchboardError("bad_request", "request body is not a JSON object");
           if (e.code === "unavailable") log.warn({ err }, "history request failed");

@@ -21,11 +21,13 @@
  *   more than the app's count is read (and trimmed) by the uncached reader, which the next check then cuts.
  * - Bounds: at most `maxBytes` (estimated) and MAX_ROOMS rooms, least recently read dropped first, with their
  *   consumers. `maxBytes` 0 turns the cache off.
+ * - Each message's JSON is made once, when it is cached: a page's answer is built by concatenation (pagejson.ts).
  */
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { HISTORY_LIMIT_MAX, type StoredMessage } from "@switchboard/protocol";
 import { STREAM_ROOMS, Subjects, storedMessage, type Logger, type historyMetrics } from "@switchboard/core";
 import { encodeCursor, type Bounds } from "./cursor.js";
+import { withMessagesJson } from "./pagejson.js";
 import { lastOffsetOf, type AppRetention, type Page, type ReadQuery, type Reader } from "./reader.js";
 
 /** Most rooms cached at once (each holds one consumer on the server). */
@@ -48,6 +50,8 @@ interface Room {
   /** Ascending offsets and their messages, as delivered. */
   seqs: number[];
   msgs: StoredMessage[];
+  /** JSON.stringify of each message in `msgs`. */
+  json: string[];
   /** Estimated bytes of each message. */
   sizes: number[];
   bytes: number;
@@ -119,6 +123,7 @@ export function createCachedReader(
     totalBytes -= r.bytes;
     r.seqs = [];
     r.msgs = [];
+    r.json = [];
     r.sizes = [];
     for (const w of r.waiters.splice(0)) w.done(false);
     if (r.iter !== undefined) void r.iter.close().catch(() => undefined);
@@ -145,7 +150,10 @@ export function createCachedReader(
     if (pending === 0) r.loaded = true;
     r.upTo = seq;
     r.seqs.push(seq);
-    r.msgs.push(storedMessage(r.room, seq, body));
+    const m = storedMessage(r.room, seq, body);
+    r.msgs.push(m);
+    r.json.push(JSON.stringify(m));
+    // The parsed message and its JSON (one byte a character when ASCII) are about twice the body.
     const size = body.length * 2 + MESSAGE_OVERHEAD_BYTES;
     r.sizes.push(size);
     r.bytes += size;
@@ -210,6 +218,7 @@ export function createCachedReader(
       room,
       seqs: [],
       msgs: [],
+      json: [],
       sizes: [],
       bytes: 0,
       surplus: 0,
@@ -292,17 +301,20 @@ export function createCachedReader(
       let freed = 0;
       const seqs: number[] = [];
       const msgs: StoredMessage[] = [];
+      const json: string[] = [];
       const sizes: number[] = [];
       for (let i = 0; i < r.seqs.length; i++) {
         if (!keep(i)) freed += r.sizes[i]!;
         else {
           seqs.push(r.seqs[i]!);
           msgs.push(r.msgs[i]!);
+          json.push(r.json[i]!);
           sizes.push(r.sizes[i]!);
         }
       }
       r.seqs = seqs;
       r.msgs = msgs;
+      r.json = json;
       r.sizes = sizes;
       r.bytes -= freed;
       totalBytes -= freed;
@@ -379,20 +391,23 @@ export function createCachedReader(
     if (hi < lo) return { messages: [], next: null };
     const need = q.limit + 1;
     const resolved: Bounds = { direction: q.direction, start: q.start, end: q.end, timeResolved: true, after: lo > 1 ? lo - 1 : undefined };
-    const { seqs, msgs } = r;
-    const rows: StoredMessage[] = [];
+    const { seqs, msgs, json } = r;
+    /** Indexes of the matching messages, in page order. */
+    const rows: number[] = [];
+    const page = (next: string | null): Page => {
+      const picked = rows.length > q.limit ? rows.slice(0, q.limit) : rows;
+      return withMessagesJson({ messages: picked.map((i) => msgs[i]!), next }, picked.map((i) => json[i]!));
+    };
     if (q.direction === "forwards") {
-      for (let i = lowerBound(seqs, lo); i < seqs.length && seqs[i]! <= hi && rows.length < need; i++) if (accept(msgs[i]!)) rows.push(msgs[i]!);
-      const messages = rows.slice(0, q.limit);
-      const next = rows.length > q.limit ? encodeCursor({ ...resolved, after: messages[messages.length - 1]!.offset, before: hi + 1 }) : null;
-      return { messages, next };
+      for (let i = lowerBound(seqs, lo); i < seqs.length && seqs[i]! <= hi && rows.length < need; i++) if (accept(msgs[i]!)) rows.push(i);
+      const next = rows.length > q.limit ? encodeCursor({ ...resolved, after: msgs[rows[q.limit - 1]!]!.offset, before: hi + 1 }) : null;
+      return page(next);
     }
     // Backwards: newest first, collected from the top down.
-    for (let i = lowerBound(seqs, hi + 1) - 1; i >= 0 && seqs[i]! >= lo && rows.length < need; i--) if (accept(msgs[i]!)) rows.push(msgs[i]!);
-    const messages = rows.slice(0, q.limit);
-    if (rows.length <= q.limit) return { messages, next: null };
-    const widthHint = hi - rows[need - 1]!.offset + 1;
-    return { messages, next: encodeCursor({ ...resolved, before: messages[messages.length - 1]!.offset, widthHint }) };
+    for (let i = lowerBound(seqs, hi + 1) - 1; i >= 0 && seqs[i]! >= lo && rows.length < need; i--) if (accept(msgs[i]!)) rows.push(i);
+    if (rows.length <= q.limit) return page(null);
+    const widthHint = hi - msgs[rows[need - 1]!]!.offset + 1;
+    return page(encodeCursor({ ...resolved, before: msgs[rows[q.limit - 1]!]!.offset, widthHint }));
   }
 
   return {
