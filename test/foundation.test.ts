@@ -130,6 +130,12 @@ describe("JetStream unavailable", () => {
       expect(res.status).toBe(503);
       expect(res.headers.get("retry-after")).toBe("1");
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe("unavailable");
+      // A key no service has seen yet cannot be checked either: 503 (retry), not 401 and not 500.
+      const unseen = await fetch(`${cluster.url("history")}/v1/rooms/outage/messages`, {
+        headers: { authorization: "Bearer app1.unseen:0123456789012345678901234567890123456789abc" },
+      });
+      expect(unseen.status).toBe(503);
+      expect(unseen.headers.get("retry-after")).toBe("1");
     } finally {
       await cluster.nats.start();
     }
@@ -142,7 +148,14 @@ describe("JetStream unavailable", () => {
       if (status !== 201) await new Promise((r) => setTimeout(r, 100));
     }
     expect(status).toBe(201);
-    const hist = await fetch(`${cluster.url("history")}/v1/rooms/outage/messages`, { headers: { authorization: `Bearer ${cluster.devKey}` } });
+    // history reconnects on its own schedule: until then it answers 503 + Retry-After, as it should.
+    let hist = await fetch(`${cluster.url("history")}/v1/rooms/outage/messages`, { headers: { authorization: `Bearer ${cluster.devKey}` } });
+    for (let i = 0; i < 100 && hist.status === 503; i++) {
+      expect(hist.headers.get("retry-after")).toBe("1");
+      await new Promise((r) => setTimeout(r, 100));
+      hist = await fetch(`${cluster.url("history")}/v1/rooms/outage/messages`, { headers: { authorization: `Bearer ${cluster.devKey}` } });
+    }
+    expect(hist.status).toBe(200);
     const page = (await hist.json()) as { messages: Array<{ data: unknown }> };
     expect(page.messages.map((m) => m.data)).toEqual([2]);
   });

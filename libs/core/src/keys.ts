@@ -200,7 +200,13 @@ export class KeyRegistry {
     if (hit !== undefined) return hit;
     const missAt = this.misses.get(kid);
     if (missAt !== undefined && Date.now() - missAt < NEGATIVE_TTL_MS) return undefined;
-    const entry = await this.kv.get(kid);
+    let entry;
+    try {
+      entry = await this.kv.get(kid);
+    } catch (err) {
+      // NATS unreachable: the caller should retry, not be told the key is unknown (nor get a 500).
+      throw new SwitchboardError("unavailable", "API keys cannot be read from NATS right now; retry", { retryAfter: 1, cause: err });
+    }
     if (entry === null || entry.operation !== "PUT") {
       if (entry !== null) this.markDeleted(kid);
       this.misses.set(kid, Date.now());

@@ -296,6 +296,18 @@ export class Gateway {
           },
         ),
       (err: unknown) => {
+        if (!(err instanceof TokenError) && err instanceof SwitchboardError && err.code === "unavailable") {
+          // The key could not be read (NATS down): not the token's fault, so answer like any not-ready moment.
+          this.o.log.warn({ err: err.message }, "token key unavailable at upgrade");
+          if (aborted) return;
+          res.cork(() =>
+            res
+              .writeStatus("503 Service Unavailable")
+              .writeHeader("retry-after", "1")
+              .end('{"error":{"code":"unavailable","message":"gateway cannot read API keys right now; retry"}}'),
+          );
+          return;
+        }
         const te = err instanceof TokenError ? err : undefined;
         if (te === undefined) this.o.log.error({ err }, "token verification failed unexpectedly");
         this.o.metrics.verifyFailures.inc({ reason: te?.reason ?? "error" });

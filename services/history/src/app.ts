@@ -177,7 +177,12 @@ export function serveHistoryRequests(nc: NatsConnection, reader: Reader, metrics
           const last = r["withLast"] === true ? await reader.lastOffset(app, q.room) : undefined;
           m.respond(pageJson(page, last));
         } catch (err) {
-          const e = err instanceof SwitchboardError ? err : new SwitchboardError("bad_request", "request body is not a JSON object");
+          const e =
+            err instanceof SwitchboardError
+              ? err
+              : err instanceof SyntaxError
+                ? new SwitchboardError("bad_request", "request body is not a JSON object")
+                : new SwitchboardError("unavailable", "history could not read JetStream; retry", { cause: err });
           if (e.code === "unavailable") log.warn({ err }, "history request failed");
           m.respond(JSON.stringify({ error: e.toJSON() }));
         }

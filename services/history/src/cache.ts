@@ -25,10 +25,10 @@
  */
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { HISTORY_LIMIT_MAX, type StoredMessage } from "@switchboard/protocol";
-import { STREAM_ROOMS, Subjects, storedMessage, type Logger, type historyMetrics } from "@switchboard/core";
+import { STREAM_ROOMS, Subjects, lastOffsetOf, storedMessage, type Logger, type historyMetrics } from "@switchboard/core";
 import { encodeCursor, type Bounds } from "./cursor.js";
 import { withMessagesJson } from "./pagejson.js";
-import { lastOffsetOf, type AppRetention, type Page, type ReadQuery, type Reader } from "./reader.js";
+import type { AppRetention, Page, ReadQuery, Reader } from "./reader.js";
 
 /** Most rooms cached at once (each holds one consumer on the server). */
 export const MAX_ROOMS = 1000;

@@ -19,7 +19,7 @@
  */
 import { AckPolicy, DeliverPolicy, type ConsumerInfo, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import { SwitchboardError, HISTORY_LIMIT_MAX, type StoredMessage } from "@switchboard/protocol";
-import { STREAM_ROOMS, Subjects, storedMessage } from "@switchboard/core";
+import { STREAM_ROOMS, Subjects, lastOffsetOf, storedMessage } from "@switchboard/core";
 import { encodeCursor, type Bounds } from "./cursor.js";
 
 export { applyCursor, type Direction } from "./cursor.js";
@@ -56,28 +56,6 @@ const SPACING_CACHE_MAX = 10_000;
 const decoder = new TextDecoder();
 
 type Accept = (m: StoredMessage) => boolean;
-
-/**
- * The offset of the room's newest message (0 when it has none): every message stored before the call has an
- * offset at or below it. nats-server 2.9 answers `last_by_subj` with nothing once the room's newest message was
- * deleted (until the next publish), so then the newest is found by a binary search on `next_by_subj`.
- */
-export async function lastOffsetOf(jsm: JetStreamManager, subject: string): Promise<number> {
-  const m = await jsm.direct.getMessage(STREAM_ROOMS, { last_by_subj: subject });
-  if (m !== null) return m.seq;
-  const first = await jsm.direct.getMessage(STREAM_ROOMS, { seq: 1, next_by_subj: subject });
-  if (first === null) return 0;
-  // lo: a message of the room; none above hi.
-  let lo = first.seq;
-  let hi = (await jsm.streams.info(STREAM_ROOMS)).state.last_seq;
-  while (lo < hi) {
-    const mid = Math.ceil((lo + hi) / 2);
-    const next = await jsm.direct.getMessage(STREAM_ROOMS, { seq: mid, next_by_subj: subject });
-    if (next === null) hi = mid - 1;
-    else lo = next.seq;
-  }
-  return lo;
-}
 
 export function createReader(
   js: JetStreamClient,
