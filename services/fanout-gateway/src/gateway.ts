@@ -255,13 +255,19 @@ export class Gateway {
       if (aborted) return;
       res.cork(() => res.upgrade(conn, key, protocol, extensions, context as never));
     };
-    if (this.draining || !this.o.nats.ready()) {
+    /** Refuses the upgrade with 503 + Retry-After: a passing condition on our side, not the client's fault. */
+    const unavailable = (message: string) => {
+      if (aborted) return;
       res.cork(() =>
         res
           .writeStatus("503 Service Unavailable")
           .writeHeader("retry-after", "1")
-          .end('{"error":{"code":"unavailable","message":"gateway not ready; retry"}}'),
+          .writeHeader("content-type", "application/json")
+          .end(JSON.stringify({ error: { code: "unavailable", message } })),
       );
+    };
+    if (this.draining || !this.o.nats.ready()) {
+      unavailable("gateway not ready; retry");
       return;
     }
     const deps = this.o.nats.get();
@@ -286,26 +292,14 @@ export class Gateway {
           },
           (err: unknown) => {
             this.o.log.warn({ err: (err as Error).message, app: v.key.appId }, "cannot read the app record at upgrade");
-            if (aborted) return;
-            res.cork(() =>
-              res
-                .writeStatus("503 Service Unavailable")
-                .writeHeader("retry-after", "1")
-                .end('{"error":{"code":"unavailable","message":"app settings could not be read; retry"}}'),
-            );
+            unavailable("app settings could not be read; retry");
           },
         ),
       (err: unknown) => {
         if (!(err instanceof TokenError) && err instanceof SwitchboardError && err.code === "unavailable") {
           // The key could not be read (NATS down): not the token's fault, so answer like any not-ready moment.
           this.o.log.warn({ err: err.message }, "token key unavailable at upgrade");
-          if (aborted) return;
-          res.cork(() =>
-            res
-              .writeStatus("503 Service Unavailable")
-              .writeHeader("retry-after", "1")
-              .end('{"error":{"code":"unavailable","message":"gateway cannot read API keys right now; retry"}}'),
-          );
+          unavailable("gateway cannot read API keys right now; retry");
           return;
         }
         const te = err instanceof TokenError ? err : undefined;
