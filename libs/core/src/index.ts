@@ -14,3 +14,4 @@ export * from "./presence.js";
 export * from "./publisher.js";
 export * from "./watch.js";
 export * from "./offsets.js";
+export * from "./ratelimit.js";

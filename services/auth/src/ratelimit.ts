@@ -3,6 +3,7 @@
  * process, charged one unit per token issued (a `count` of 100 costs 100).
  */
 import { SwitchboardError } from "@switchboard/protocol";
+import { KeyedBuckets, secondsUntil } from "@switchboard/core";
 
 export interface RateLimitOptions {
   /** Tokens per second per key. */
@@ -11,29 +12,16 @@ export interface RateLimitOptions {
   burst: number;
 }
 
-interface Bucket {
-  tokens: number;
-  at: number;
-}
-
-const MAX_BUCKETS = 100_000;
-
 export class IssuanceLimiter {
-  private readonly buckets = new Map<string, Bucket>();
+  private readonly buckets: KeyedBuckets;
 
-  constructor(private readonly o: RateLimitOptions) {}
+  constructor(private readonly o: RateLimitOptions) {
+    this.buckets = new KeyedBuckets(o.rate, o.burst);
+  }
 
   /** Charges `cost` tokens to `kid`, or throws `rate_limited` (429) with the seconds to wait. */
   take(kid: string, cost: number, now = Date.now()): void {
-    let b = this.buckets.get(kid);
-    if (b === undefined) {
-      if (this.buckets.size >= MAX_BUCKETS) this.buckets.clear();
-      b = { tokens: this.o.burst, at: now };
-      this.buckets.set(kid, b);
-    } else if (now > b.at) {
-      b.tokens = Math.min(this.o.burst, b.tokens + ((now - b.at) * this.o.rate) / 1000);
-      b.at = now;
-    }
+    const b = this.buckets.get(kid, now);
     if (cost > this.o.burst)
       throw new SwitchboardError(
         "rate_limited",
@@ -44,7 +32,7 @@ export class IssuanceLimiter {
       b.tokens -= cost;
       return;
     }
-    const retryAfter = Math.max(1, Math.ceil((cost - b.tokens) / this.o.rate));
+    const retryAfter = secondsUntil(b, cost, this.o.rate);
     throw new SwitchboardError(
       "rate_limited",
       `token issuance for key ${kid} is over ${this.o.rate} tokens/s (burst ${this.o.burst}); retry after ${retryAfter} s`,

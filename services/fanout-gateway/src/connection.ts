@@ -1,5 +1,6 @@
 /** Per-socket state (uWS user data). Plain fields, no per-message allocation. */
 import { EffectivePermissions, Permissions, type TokenClaims } from "@switchboard/protocol";
+import { refill, type Bucket } from "@switchboard/core";
 import type { SocketLimits } from "./apps.js";
 import type { Room } from "./rooms.js";
 
@@ -25,8 +26,7 @@ export interface Conn {
   pending: Set<string>;
   closed: boolean;
   /** Publish rate limiter (token bucket). */
-  tokens: number;
-  refilledAt: number;
+  publishBucket: Bucket;
   /** Malformed frames seen; past a threshold the socket is closed with 4008. */
   badFrames: number;
   timers: ReturnType<typeof setTimeout>[];
@@ -43,8 +43,7 @@ export function newConn(fields: Pick<Conn, "id" | "appId" | "kid" | "claims" | "
     subs: new Map(),
     pending: new Set(),
     closed: false,
-    tokens: fields.limits.publishBurst,
-    refilledAt: Date.now(),
+    publishBucket: { tokens: fields.limits.publishBurst, at: Date.now() },
     badFrames: 0,
     timers: [],
     presence: new Map(),
@@ -78,12 +77,9 @@ export function refusedConn(code: number, reason: string): Conn {
 
 /** Token bucket: `rate` per second, up to `burst`. Returns false when the publish must be refused. */
 export function takeToken(c: Conn, rate: number, burst: number, now: number): boolean {
-  const elapsed = now - c.refilledAt;
-  if (elapsed > 0) {
-    c.tokens = Math.min(burst, c.tokens + (elapsed * rate) / 1000);
-    c.refilledAt = now;
-  }
-  if (c.tokens < 1) return false;
-  c.tokens -= 1;
+  const b = c.publishBucket;
+  refill(b, rate, burst, now);
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
   return true;
 }

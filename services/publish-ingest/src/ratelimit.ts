@@ -4,6 +4,7 @@
  * does no allocation on the hot path beyond the first request of a key.
  */
 import { SwitchboardError } from "@switchboard/protocol";
+import { KeyedBuckets, secondsUntil } from "@switchboard/core";
 
 export interface RateLimitOptions {
   /** Messages per second per key; 0 disables the limit. */
@@ -12,14 +13,6 @@ export interface RateLimitOptions {
   burst: number;
   now?: () => number;
 }
-
-interface Bucket {
-  tokens: number;
-  at: number;
-}
-
-/** Buckets idle this long are full again and can be forgotten. */
-const MAX_KEYS = 100_000;
 
 export interface RateLimiter {
   /**
@@ -32,22 +25,12 @@ export interface RateLimiter {
 export function createRateLimiter(opts: RateLimitOptions): RateLimiter {
   if (opts.rate <= 0) return { take: (_kid, want) => want };
   const now = opts.now ?? Date.now;
-  const perMs = opts.rate / 1000;
-  const buckets = new Map<string, Bucket>();
+  const buckets = new KeyedBuckets(opts.rate, opts.burst);
   return {
     take(kid, want) {
-      const t = now();
-      let b = buckets.get(kid);
-      if (b === undefined) {
-        if (buckets.size >= MAX_KEYS) buckets.clear();
-        b = { tokens: opts.burst, at: t };
-        buckets.set(kid, b);
-      } else if (t > b.at) {
-        b.tokens = Math.min(opts.burst, b.tokens + (t - b.at) * perMs);
-        b.at = t;
-      }
+      const b = buckets.get(kid, now());
       if (b.tokens < 1) {
-        const retryAfter = Math.max(1, Math.ceil((1 - b.tokens) / opts.rate));
+        const retryAfter = secondsUntil(b, 1, opts.rate);
         throw new SwitchboardError(
           "rate_limited",
           `this API key may publish ${opts.rate} messages per second (burst ${opts.burst}); retry after ${retryAfter} s`,
