@@ -792,15 +792,26 @@ export class Gateway {
 
   /** Messages after `after` up to `upTo` inclusive, oldest first. */
   private async fetchRange(app: string, room: string, after: number, upTo: number): Promise<StoredMessage[]> {
-    const out: StoredMessage[] = [];
+    return (await this.readForwards(app, room, after, upTo + 1)).messages;
+  }
+
+  /**
+   * Messages after `after` (and before `before`, when given), oldest first, paged from history up to REPLAY_MAX;
+   * `exhausted` is true when history had no more.
+   */
+  private async readForwards(app: string, room: string, after: number, before?: number): Promise<{ messages: StoredMessage[]; exhausted: boolean }> {
+    const messages: StoredMessage[] = [];
+    const first: Record<string, unknown> = { room, direction: "forwards", limit: 100, after };
+    if (before !== undefined) first["before"] = before;
     let next: string | null = null;
     do {
-      const page = await this.historyPage(app, next === null ? { room, direction: "forwards", limit: 100, after, before: upTo + 1 } : { room, next, limit: 100 });
-      out.push(...page.messages);
+      const page = await this.historyPage(app, next === null ? first : { room, next, limit: 100 });
+      messages.push(...page.messages);
       next = page.next;
-    } while (next !== null && out.length < REPLAY_MAX);
-    return out;
+    } while (next !== null && messages.length < REPLAY_MAX);
+    return { messages, exhausted: next === null };
   }
+
 
   /**
    * Everything after `after` that history holds now. `complete` is false when the resume window is gone: retention
@@ -809,14 +820,8 @@ export class Gateway {
    */
   private async replayAfter(deps: GatewayDeps, app: string, room: string, after: number): Promise<{ messages: StoredMessage[]; complete: boolean }> {
     const oldest = after === 0 ? null : await deps.jsm.direct.getMessage(STREAM_ROOMS, { seq: 1, next_by_subj: Subjects.room(app, room) });
-    const messages: StoredMessage[] = [];
-    let next: string | null = null;
-    do {
-      const page = await this.historyPage(app, next === null ? { room, direction: "forwards", limit: 100, after } : { room, next, limit: 100 });
-      messages.push(...page.messages);
-      next = page.next;
-    } while (next !== null && messages.length < REPLAY_MAX);
-    return { messages, complete: next === null && (after === 0 || (oldest !== null && oldest.seq <= after)) };
+    const { messages, exhausted } = await this.readForwards(app, room, after);
+    return { messages, complete: exhausted && (after === 0 || (oldest !== null && oldest.seq <= after)) };
   }
 }
 
