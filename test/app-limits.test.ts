@@ -123,7 +123,10 @@ describe("per-app limits", () => {
     const replies = await Promise.all([1, 2, 3].map((i) => s.request("publish", { room: "free:1", event: "e", data: i })));
     expect(replies.map((r) => r["ok"])).toEqual([true, true, true]);
 
-    expect((await adminCall("PATCH", `/v1/apps/${other.appId}`, { limits: { maxFrameBytes: 2048, allowedOrigins: ["https://other.example"] } })).status).toBe(200);
+    expect(
+      (await adminCall("PATCH", `/v1/apps/${other.appId}`, { limits: { maxFrameBytes: 2048, allowedOrigins: ["https://other.example"] } }))
+        .status,
+    ).toBe(200);
     const token2 = await tokenFor(other.key);
     await waitUntilRefused(token2, "https://evil.example");
     const t = await connectTo(cluster, token2);
@@ -142,7 +145,11 @@ describe("per-app limits", () => {
   });
 
   it("null removes a setting, and retention is stored beside the limits", async () => {
-    const res = await adminCall("PATCH", `/v1/apps/${devApp}`, { name: "renamed", limits: { publishRate: null, allowedOrigins: null }, retention: { maxAgeMs: 60_000 } });
+    const res = await adminCall("PATCH", `/v1/apps/${devApp}`, {
+      name: "renamed",
+      limits: { publishRate: null, allowedOrigins: null },
+      retention: { maxAgeMs: 60_000 },
+    });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       id: devApp,
@@ -182,7 +189,12 @@ describe("per-app limits", () => {
       "bad_request",
       'body.limits.allowedOrigins: must be a list of 1 to 100 origins like "https://app.example" (scheme://host[:port], no path), or null to remove it',
     );
-    expectError(await adminCall("PATCH", path, { limits: { rooms: 3 } }), 400, "bad_request", "body.limits.rooms is not allowed: must NOT have additional properties");
+    expectError(
+      await adminCall("PATCH", path, { limits: { rooms: 3 } }),
+      400,
+      "bad_request",
+      "body.limits.rooms is not allowed: must NOT have additional properties",
+    );
     expectError(
       await adminCall("PATCH", path, { retention: { maxMessagesPerRoom: -1 } }),
       400,

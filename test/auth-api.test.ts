@@ -74,7 +74,13 @@ describe("POST /v1/tokens", () => {
       jti: p["jti"],
     });
     expect(p["jti"]).toMatch(/^[A-Za-z0-9_-]{22}$/);
-    expect(res.body).toEqual({ token, expiresIn: 60, expiresAt: (iat + 60) * 1000, sessionExpiresAt: (iat + 600) * 1000, clientId: "alice" });
+    expect(res.body).toEqual({
+      token,
+      expiresIn: 60,
+      expiresAt: (iat + 60) * 1000,
+      sessionExpiresAt: (iat + 600) * 1000,
+      clientId: "alice",
+    });
   });
 
   it("defaults to 900 s on every room, turns a numeric clientId into its string, accepts Basic auth", async () => {
@@ -132,7 +138,12 @@ describe("POST /v1/tokens", () => {
       expectError(res, 400, "bad_request", message);
     }
     expectError(await api(auth, "POST", "/v1/tokens", { auth: bearer, rawBody: "{nope" }), 400, "bad_request", /not valid JSON/);
-    expectError(await api(auth, "POST", "/v1/tokens", { auth: bearer, rawBody: "x", contentType: "text/plain" }), 400, "bad_request", /body: must be object/);
+    expectError(
+      await api(auth, "POST", "/v1/tokens", { auth: bearer, rawBody: "x", contentType: "text/plain" }),
+      400,
+      "bad_request",
+      /body: must be object/,
+    );
     const text = await api(auth, "POST", "/v1/tokens", { auth: bearer, rawBody: "<x/>", contentType: "application/xml" });
     expectError(text, 415, "bad_request", /application\/json/);
   });
@@ -141,7 +152,11 @@ describe("POST /v1/tokens", () => {
     const { appId } = splitKey(cluster.devKey);
     const created = await post(`/v1/apps/${appId}/keys`, { permissions: { "public:*": ["subscribe", "history"] } }, admin);
     expect(created.status).toBe(201);
-    const res = await post("/v1/tokens", { permissions: { "*": ["*"], "public:news": ["publish"] } }, `Bearer ${created.body["key"] as string}`);
+    const res = await post(
+      "/v1/tokens",
+      { permissions: { "*": ["*"], "public:news": ["publish"] } },
+      `Bearer ${created.body["key"] as string}`,
+    );
     expect(decodePayload(res.body["token"] as string)["permissions"]).toEqual({ "*": ["subscribe", "history"], "public:news": [] });
   });
 
@@ -156,7 +171,9 @@ describe("POST /v1/tokens", () => {
     // Another key has its own bucket.
     const { appId } = splitKey(cluster.devKey);
     const other = await post(`/v1/apps/${appId}/keys`, {}, admin);
-    expect((await api(limited, "POST", "/v1/tokens", { auth: `Bearer ${other.body["key"] as string}`, body: { count: 3 } })).status).toBe(201);
+    expect((await api(limited, "POST", "/v1/tokens", { auth: `Bearer ${other.body["key"] as string}`, body: { count: 3 } })).status).toBe(
+      201,
+    );
   });
 });
 
@@ -175,7 +192,10 @@ describe("POST /v1/tokens/revoke", () => {
     // A token issued after the revocation moment works (signed offline with a later iat, no sleeping).
     const { appId, keyId, secret } = splitKey(cluster.devKey);
     const iat = revokedAt / 1000 + 1;
-    const fresh = await signToken({ aud: "switchboard", iat, exp: iat + 600, jti: "eve-later", clientId: "eve", permissions: { "*": ["*"] } }, { appId, keyId, secret });
+    const fresh = await signToken(
+      { aud: "switchboard", iat, exp: iat + 600, jti: "eve-later", clientId: "eve", permissions: { "*": ["*"] } },
+      { appId, keyId, secret },
+    );
     const again = openSocket(cluster.wsUrl(fresh));
     expect((await again.waitFor((f) => f.type === "connected"))["clientId"]).toBe("eve");
     again.close();
@@ -232,7 +252,12 @@ describe("admin API", () => {
     expectError(await get("/v1/apps/no-such-app/keys", admin), 404, "not_found", /app no-such-app does not exist/);
     expectError(await post("/v1/apps/bad.app/keys", {}, admin), 400, "bad_request", /app id must be 1-64 characters/);
     const { appId } = splitKey(cluster.devKey);
-    expectError(await post(`/v1/apps/${appId}/keys`, { permissions: { "a b": ["*"] } }, admin), 400, "bad_request", /body\.permissions: invalid room pattern "a b"/);
+    expectError(
+      await post(`/v1/apps/${appId}/keys`, { permissions: { "a b": ["*"] } }, admin),
+      400,
+      "bad_request",
+      /body\.permissions: invalid room pattern "a b"/,
+    );
   });
 });
 
@@ -243,23 +268,54 @@ describe("sessions", () => {
     const sid = a.body["sessionId"] as string;
     expect(sid).toMatch(/^[A-Za-z0-9_-]{16}$/);
     expect(a.body).toEqual({ sessionId: sid, mediaMode: "relayed", location: null, metadata: null, createdAt: a.body["createdAt"] });
-    const b = await post("/v1/sessions", { customSessionId: "webinar-1", mediaMode: "routed", location: "10.0.0.1", metadata: { title: "Q3" } });
+    const b = await post("/v1/sessions", {
+      customSessionId: "webinar-1",
+      mediaMode: "routed",
+      location: "10.0.0.1",
+      metadata: { title: "Q3" },
+    });
     expect(b.status).toBe(201);
-    expect(b.body).toEqual({ sessionId: "webinar-1", mediaMode: "routed", location: "10.0.0.1", metadata: { title: "Q3" }, createdAt: b.body["createdAt"] });
-    expectError(await post("/v1/sessions", { customSessionId: "webinar-1" }), 409, "conflict", /body\.customSessionId: session webinar-1 already exists/);
+    expect(b.body).toEqual({
+      sessionId: "webinar-1",
+      mediaMode: "routed",
+      location: "10.0.0.1",
+      metadata: { title: "Q3" },
+      createdAt: b.body["createdAt"],
+    });
+    expectError(
+      await post("/v1/sessions", { customSessionId: "webinar-1" }),
+      409,
+      "conflict",
+      /body\.customSessionId: session webinar-1 already exists/,
+    );
 
     const one = await get("/v1/sessions/webinar-1");
     expect(one.status).toBe(200);
     expect(one.body).toEqual({ ...b.body, connections: 0 });
     const list = await get("/v1/sessions");
     const ids = (list.body["sessions"] as Array<{ sessionId: string; connections: number }>).map((s) => [s.sessionId, s.connections]);
-    expect(ids).toEqual(expect.arrayContaining([[sid, 0], ["webinar-1", 0]]));
+    expect(ids).toEqual(
+      expect.arrayContaining([
+        [sid, 0],
+        ["webinar-1", 0],
+      ]),
+    );
   });
 
   it("answers 400/401/404 naming what to fix", async () => {
     expectError(await post("/v1/sessions", { mediaMode: "p2p" }), 400, "bad_request", /body\.mediaMode/);
-    expectError(await post("/v1/sessions", { customSessionId: "has space" }), 400, "bad_request", /body\.customSessionId: must match pattern/);
-    expectError(await post("/v1/sessions", { metadata: "x".repeat(5000) }), 400, "bad_request", /body\.metadata must be at most 4096 bytes/);
+    expectError(
+      await post("/v1/sessions", { customSessionId: "has space" }),
+      400,
+      "bad_request",
+      /body\.customSessionId: must match pattern/,
+    );
+    expectError(
+      await post("/v1/sessions", { metadata: "x".repeat(5000) }),
+      400,
+      "bad_request",
+      /body\.metadata must be at most 4096 bytes/,
+    );
     expectError(await post("/v1/sessions", {}, "Bearer x"), 401, "unauthorized", /API key/);
     expectError(await get("/v1/sessions/nope"), 404, "not_found", /session nope does not exist or was closed/);
     expectError(await get("/v1/sessions/bad.id"), 400, "bad_request", /session id must be 1-64 characters/);
@@ -267,8 +323,18 @@ describe("sessions", () => {
     expectError(await post("/v1/sessions/nope/tokens", {}), 404, "not_found", /session nope does not exist/);
     await post("/v1/sessions", { customSessionId: "tok-errors" });
     expectError(await post("/v1/sessions/tok-errors/tokens", { role: "boss" }), 400, "bad_request", /role "boss" is not one of/);
-    expectError(await post("/v1/sessions/tok-errors/tokens", { expiresIn: 60, expireTime: Date.now() + 60_000 }), 400, "bad_request", /send expiresIn or expireTime, not both/);
-    expectError(await post("/v1/sessions/tok-errors/tokens", { expireTime: Date.now() - 1000 }), 400, "bad_request", /body\.expireTime must be epoch milliseconds in the future/);
+    expectError(
+      await post("/v1/sessions/tok-errors/tokens", { expiresIn: 60, expireTime: Date.now() + 60_000 }),
+      400,
+      "bad_request",
+      /send expiresIn or expireTime, not both/,
+    );
+    expectError(
+      await post("/v1/sessions/tok-errors/tokens", { expireTime: Date.now() - 1000 }),
+      400,
+      "bad_request",
+      /body\.expireTime must be epoch milliseconds in the future/,
+    );
     expectError(await post("/v1/sessions/tok-errors/tokens", { count: 1001 }), 400, "bad_request", /body\.count: must be <= 1000/);
   });
 
@@ -279,7 +345,13 @@ describe("sessions", () => {
     const tokens = res.body["tokens"] as Array<{ token: string; expiresIn: number }>;
     expect(tokens.length).toBe(2);
     const p = decodePayload(tokens[0]!.token);
-    expect({ permissions: p["permissions"], role: p["role"], data: p["data"], clientId: p["clientId"], ttl: (p["exp"] as number) - (p["iat"] as number) }).toEqual({
+    expect({
+      permissions: p["permissions"],
+      role: p["role"],
+      data: p["data"],
+      clientId: p["clientId"],
+      ttl: (p["exp"] as number) - (p["iat"] as number),
+    }).toEqual({
       permissions: { "session:s-tokens": SUBSCRIBER },
       role: "subscriber",
       data: "seat 4",
@@ -320,11 +392,22 @@ describe("sessions", () => {
 
 describe("claims through a real gateway socket", () => {
   it("clientId, sessionExp and expiry show in connected; role capabilities, attributes and data take effect", async () => {
-    const pub = await post("/v1/tokens", { clientId: "carol", role: "publisher", attributes: { team: "red" }, data: "carol-conn", sessionDurationMinutes: 5, expiresIn: 120 });
+    const pub = await post("/v1/tokens", {
+      clientId: "carol",
+      role: "publisher",
+      attributes: { team: "red" },
+      data: "carol-conn",
+      sessionDurationMinutes: 5,
+      expiresIn: 120,
+    });
     const p = decodePayload(pub.body["token"] as string);
     const publisher = openSocket(cluster.wsUrl(pub.body["token"] as string));
     const connected = await publisher.waitFor((f) => f.type === "connected");
-    expect(connected).toMatchObject({ clientId: "carol", expiresAt: (p["exp"] as number) * 1000, sessionExpiresAt: (p["sessionExp"] as number) * 1000 });
+    expect(connected).toMatchObject({
+      clientId: "carol",
+      expiresAt: (p["exp"] as number) * 1000,
+      sessionExpiresAt: (p["sessionExp"] as number) * 1000,
+    });
 
     const subscriber = openSocket(cluster.wsUrl(await issueToken(cluster, { clientId: "dave", role: "subscriber" })));
     await subscriber.waitFor((f) => f.type === "connected");
@@ -337,7 +420,14 @@ describe("claims through a real gateway socket", () => {
     const sent = await publisher.request("publish", { room: "claims:room", event: "hello", data: { n: 1 } });
     expect(sent).toMatchObject({ ok: true });
     const push = await subscriber.waitFor((f) => f.type === "message");
-    expect(push).toMatchObject({ room: "claims:room", event: "hello", data: { n: 1 }, clientId: "carol", attributes: { team: "red" }, connectionData: "carol-conn" });
+    expect(push).toMatchObject({
+      room: "claims:room",
+      event: "hello",
+      data: { n: 1 },
+      clientId: "carol",
+      attributes: { team: "red" },
+      connectionData: "carol-conn",
+    });
     publisher.close();
     subscriber.close();
   });
@@ -360,7 +450,10 @@ describe("claims through a real gateway socket", () => {
     await sock.waitFor((f) => f.type === "connected");
     expect(await sock.request("subscribe", { room: "public:x" })).toMatchObject({ ok: true });
     expect(await sock.request("subscribe", { room: "private" })).toMatchObject({ ok: false, error: { code: "unauthorized" } });
-    expect(await sock.request("publish", { room: "public:x", event: "e", data: 1 })).toMatchObject({ ok: false, error: { code: "unauthorized" } });
+    expect(await sock.request("publish", { room: "public:x", event: "e", data: 1 })).toMatchObject({
+      ok: false,
+      error: { code: "unauthorized" },
+    });
     sock.close();
   });
 });

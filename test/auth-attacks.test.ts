@@ -23,7 +23,13 @@ afterAll(async () => {
 
 const now = () => Math.floor(Date.now() / 1000);
 const header = () => ({ alg: "HS256", typ: "JWT", kid: key.kid });
-const claims = (extra: Record<string, unknown> = {}) => ({ aud: "switchboard", iat: now(), exp: now() + 600, jti: `j${Math.random()}`, ...extra });
+const claims = (extra: Record<string, unknown> = {}) => ({
+  aud: "switchboard",
+  iat: now(),
+  exp: now() + 600,
+  jti: `j${Math.random()}`,
+  ...extra,
+});
 
 /** Connects with `token`; expects the socket refused with `code` and one more failure counted under `reason`. */
 async function expectRefused(token: string, code: number, reason: string): Promise<void> {

@@ -21,7 +21,16 @@ beforeAll(async () => {
   if (hasChromium)
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
 }, 90_000);
 
@@ -68,11 +77,12 @@ describe("demo page in Chromium", () => {
       });
       await watcher.connect();
       const seen: MessagePush[] = [];
-      const arrived = new Promise<MessagePush>((resolve) =>
-        void watcher.room("demo:lobby").subscribe("chat", (m) => {
-          seen.push(m);
-          resolve(m);
-        }),
+      const arrived = new Promise<MessagePush>(
+        (resolve) =>
+          void watcher.room("demo:lobby").subscribe("chat", (m) => {
+            seen.push(m);
+            resolve(m);
+          }),
       );
       await watcher.room("demo:lobby").presence.join();
 
@@ -85,9 +95,13 @@ describe("demo page in Chromium", () => {
       await page.waitForSelector('#state[data-state="connected"]', { timeout: 20_000 });
       await page.waitForSelector(`#messages li[data-offset="${earlier.offset}"]`, { timeout: 20_000 });
       // A string expression: the test project has no DOM typings.
-      await page.waitForFunction('[...document.querySelectorAll("#members li")].map((li) => li.textContent).join(",") === "alice,watcher"', null, {
-        timeout: 20_000,
-      });
+      await page.waitForFunction(
+        '[...document.querySelectorAll("#members li")].map((li) => li.textContent).join(",") === "alice,watcher"',
+        null,
+        {
+          timeout: 20_000,
+        },
+      );
 
       await page.fill("#text", "hello from the browser");
       await page.click("#send");
@@ -96,7 +110,10 @@ describe("demo page in Chromium", () => {
       const li = await page.waitForSelector(`#messages li[data-offset="${m.offset}"]`, { timeout: 20_000 });
       expect(await li.$eval(".text", (e) => e.textContent)).toBe("hello from the browser");
       expect(await li.$eval(".who", (e) => e.textContent)).toBe("alice");
-      expect(await page.$$eval("#messages li", (lis) => lis.map((x) => Number(x.getAttribute("data-offset"))))).toEqual([earlier.offset, m.offset]);
+      expect(await page.$$eval("#messages li", (lis) => lis.map((x) => Number(x.getAttribute("data-offset"))))).toEqual([
+        earlier.offset,
+        m.offset,
+      ]);
       expect(seen).toHaveLength(1);
       expect(errors).toEqual([]);
       watcher.close();

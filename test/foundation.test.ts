@@ -149,7 +149,9 @@ describe("JetStream unavailable", () => {
     }
     expect(status).toBe(201);
     // history reconnects on its own schedule: until then it answers 503 + Retry-After, as it should.
-    let hist = await fetch(`${cluster.url("history")}/v1/rooms/outage/messages`, { headers: { authorization: `Bearer ${cluster.devKey}` } });
+    let hist = await fetch(`${cluster.url("history")}/v1/rooms/outage/messages`, {
+      headers: { authorization: `Bearer ${cluster.devKey}` },
+    });
     for (let i = 0; i < 100 && hist.status === 503; i++) {
       expect(hist.headers.get("retry-after")).toBe("1");
       await new Promise((r) => setTimeout(r, 100));

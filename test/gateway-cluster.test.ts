@@ -47,14 +47,21 @@ describe("presence across gateways", () => {
 
     await bob.request("presence.update", { room, data: { mood: "great" } });
     const update = await watcher.waitFor(presencePush("update", "bob"));
-    expect(update["member"]).toEqual({ clientId: "bob", connectionId: bob.connectionId, data: { mood: "great" }, joinedAt: member.joinedAt });
+    expect(update["member"]).toEqual({
+      clientId: "bob",
+      connectionId: bob.connectionId,
+      data: { mood: "great" },
+      joinedAt: member.joinedAt,
+    });
 
     // A member of another room is not listed (the bucket read filters by room on nats-server 2.9 too).
     const carol = await connectTo(cluster, await issueToken(cluster, { clientId: "carol" }), gw1);
     await carol.request("presence.join", { room: "p:other" });
     for (const sock of [watcher, bob]) {
       const got = await sock.request("presence.get", { room });
-      expect(got["result"]).toEqual({ members: [{ clientId: "bob", connectionId: bob.connectionId, data: { mood: "great" }, joinedAt: member.joinedAt }] });
+      expect(got["result"]).toEqual({
+        members: [{ clientId: "bob", connectionId: bob.connectionId, data: { mood: "great" }, joinedAt: member.joinedAt }],
+      });
     }
 
     await bob.request("presence.leave", { room });
@@ -64,7 +71,9 @@ describe("presence across gateways", () => {
 
     // Leave on close.
     await bob.request("presence.join", { room });
-    await watcher.waitFor((f) => f.type === "presence" && f["action"] === "join" && watcher.frames.filter(presencePush("join", "bob")).length === 2);
+    await watcher.waitFor(
+      (f) => f.type === "presence" && f["action"] === "join" && watcher.frames.filter(presencePush("join", "bob")).length === 2,
+    );
     bob.close();
     await watcher.waitFor((f) => watcher.frames.filter(presencePush("leave", "bob")).length === 2);
     expect((await watcher.request("presence.get", { room }))["result"]).toEqual({ members: [] });
@@ -77,7 +86,10 @@ describe("presence across gateways", () => {
 
   it("refuses presence without a clientId", async () => {
     const anon = await connectTo(cluster, await issueToken(cluster), gw2);
-    expect(await anon.request("presence.join", { room: "p:anon" })).toMatchObject({ ok: false, error: { code: "bad_request", message: "presence needs a token with a clientId" } });
+    expect(await anon.request("presence.join", { room: "p:anon" })).toMatchObject({
+      ok: false,
+      error: { code: "bad_request", message: "presence needs a token with a clientId" },
+    });
     anon.close();
   });
 
@@ -160,8 +172,14 @@ describe("moderation across gateways", () => {
 
   it("refuses moderation without the moderate capability", async () => {
     const pub = await connectTo(cluster, await issueToken(cluster, { clientId: "pub", role: "publisher" }), gw1);
-    expect(await pub.request("moderate.disconnect", { room: "m:x", clientId: "anyone" })).toMatchObject({ ok: false, error: { code: "unauthorized" } });
-    expect(await pub.request("moderate.delete", { room: "m:x", messageId: "m_1" })).toMatchObject({ ok: false, error: { code: "unauthorized" } });
+    expect(await pub.request("moderate.disconnect", { room: "m:x", clientId: "anyone" })).toMatchObject({
+      ok: false,
+      error: { code: "unauthorized" },
+    });
+    expect(await pub.request("moderate.delete", { room: "m:x", messageId: "m_1" })).toMatchObject({
+      ok: false,
+      error: { code: "unauthorized" },
+    });
     pub.close();
   });
 
@@ -177,7 +195,8 @@ describe("moderation across gateways", () => {
     const kept = (await (await publishHttp(cluster, room, { event: "keep", data: "fine" })).json()) as { offset: number };
     await waitForOffset(sub2, room, kept.offset);
     expect(await mod.request("moderate.delete", { room, messageId: id })).toEqual({ type: "reply", id: 1, ok: true, result: {} });
-    for (const s of [sub1, sub2]) expect(await s.waitFor((f) => f.type === "message.deleted")).toEqual({ type: "message.deleted", room, id });
+    for (const s of [sub1, sub2])
+      expect(await s.waitFor((f) => f.type === "message.deleted")).toEqual({ type: "message.deleted", room, id });
     const hist = (await mod.request("history", { room }))["result"] as { messages: Array<{ offset: number }> };
     expect(hist.messages.map((m) => m.offset)).toEqual([kept.offset]);
     expect(await mod.request("moderate.delete", { room, messageId: id })).toMatchObject({ ok: false, error: { code: "not_found" } });

@@ -62,7 +62,10 @@ describe("subscriptions", () => {
     const c1 = await publish(cold, "e", 1);
     const c2 = await publish(cold, "e", 2);
     expect((await ingest(cluster, "DELETE", `/v1/rooms/${cold}/messages/m_${c2.toString(36)}`)).status).toBe(200);
-    expect(await late.request("subscribe", { room: cold })).toMatchObject({ ok: true, result: { room: cold, offset: c1, recovered: false } });
+    expect(await late.request("subscribe", { room: cold })).toMatchObject({
+      ok: true,
+      result: { room: cold, offset: c1, recovered: false },
+    });
     expect(o1).toBeLessThan(o2);
     warm.close();
     late.close();
@@ -72,7 +75,10 @@ describe("subscriptions", () => {
     const token = await issueToken(cluster, { clientId: "filter" });
     const a = await connectTo(cluster, token);
     const b = await connectTo(cluster, token);
-    expect(await a.request("subscribe", { room: "f:1", events: ["a", "c.d"] })).toMatchObject({ ok: true, result: { room: "f:1", recovered: false } });
+    expect(await a.request("subscribe", { room: "f:1", events: ["a", "c.d"] })).toMatchObject({
+      ok: true,
+      result: { room: "f:1", recovered: false },
+    });
     expect(await b.request("subscribe", { room: "f:1" })).toMatchObject({ ok: true });
     const o1 = await publish("f:1", "a", 1);
     const o2 = await publish("f:1", "b", 2);
@@ -97,7 +103,10 @@ describe("subscriptions", () => {
     const s = await connectTo(cluster, token);
     expect(await s.request("subscribe", { room: "closed" })).toMatchObject({ ok: false, error: { code: "unauthorized" } });
     expect(await s.request("subscribe", { room: "open:x", presence: true })).toMatchObject({ ok: false, error: { code: "unauthorized" } });
-    expect(await s.request("publish", { room: "open:x", event: "e", data: 1 })).toMatchObject({ ok: false, error: { code: "unauthorized" } });
+    expect(await s.request("publish", { room: "open:x", event: "e", data: 1 })).toMatchObject({
+      ok: false,
+      error: { code: "unauthorized" },
+    });
     expect(await s.request("history", { room: "open:x" })).toMatchObject({ ok: false, error: { code: "unauthorized" } });
     expect(await s.request("subscribe", { room: "open:x" })).toMatchObject({ ok: true });
     s.close();
@@ -138,7 +147,9 @@ describe("client publish", () => {
   it("answers rate_limited past the burst of 100 and keeps the socket open", async () => {
     const s = await connectTo(cluster, await issueToken(cluster, { clientId: "rate" }));
     const started = performance.now();
-    const replies = await Promise.all(Array.from({ length: 130 }, (_, i) => s.request("publish", { room: "rate:1", event: "e", data: i }, 15_000)));
+    const replies = await Promise.all(
+      Array.from({ length: 130 }, (_, i) => s.request("publish", { room: "rate:1", event: "e", data: i }, 15_000)),
+    );
     const elapsedS = (performance.now() - started) / 1000;
     const ok = replies.filter((r) => r["ok"] === true).length;
     const limited = replies.filter((r) => (r["error"] as { code?: string } | undefined)?.code === "rate_limited").length;
@@ -344,7 +355,11 @@ describe("token lifecycle", () => {
     const r = await s.request("refresh", { token: fresh });
     const newExp = (r["result"] as { expiresAt: number }).expiresAt;
     expect(newExp).toBeGreaterThan(expiresAt);
-    expect(await s.waitFor((f) => f.type === "unsubscribed")).toEqual({ type: "unsubscribed", room: "other", reason: expect.any(String) as unknown });
+    expect(await s.waitFor((f) => f.type === "unsubscribed")).toEqual({
+      type: "unsubscribed",
+      room: "other",
+      reason: expect.any(String) as unknown,
+    });
     expect(await s.request("subscribe", { room: "other" })).toMatchObject({ ok: false, error: { code: "unauthorized" } });
     expect(await s.request("subscribe", { room: "life:b" })).toMatchObject({ ok: true });
     // Presence where the new token has no presence capability is left; the rest stays.
@@ -367,7 +382,9 @@ describe("token lifecycle", () => {
     const now = Math.floor(Date.now() / 1000);
     const s = await connectTo(cluster, await signLocal(cluster, { clientId: "sess", expiresIn: 600, sessionExp: now + 4 }));
     expect(s.connected["sessionExpiresAt"]).toBe((now + 4) * 1000);
-    expect(await s.request("refresh", { token: await signLocal(cluster, { clientId: "sess", expiresIn: 900 }) })).toMatchObject({ ok: true });
+    expect(await s.request("refresh", { token: await signLocal(cluster, { clientId: "sess", expiresIn: 900 }) })).toMatchObject({
+      ok: true,
+    });
     expect((await s.closed).code).toBe(4003);
   });
 });

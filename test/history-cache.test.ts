@@ -37,13 +37,24 @@ async function warm(c: Cluster, room: string, key: string = c.devKey): Promise<P
     if ((await reads(c, "hit")) === before + 1) return page;
     if (Date.now() > deadline) {
       const text = await (await fetch(`${c.url("history")}/metrics`)).text();
-      throw new Error(`room ${room} was never served from the cache: ${text.split("\n").filter((l) => l.startsWith("switchboard_history_cache")).join("; ")}`);
+      throw new Error(
+        `room ${room} was never served from the cache: ${text
+          .split("\n")
+          .filter((l) => l.startsWith("switchboard_history_cache"))
+          .join("; ")}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 20));
   }
 }
 
-async function pageAll(c: Cluster, room: string, first: Record<string, string | number | undefined>, between: () => Promise<void> = async () => undefined, key = c.devKey) {
+async function pageAll(
+  c: Cluster,
+  room: string,
+  first: Record<string, string | number | undefined>,
+  between: () => Promise<void> = async () => undefined,
+  key = c.devKey,
+) {
   const pages: Page[] = [];
   let page = await historyJson(c, qs(room, first), key);
   pagesRead++;
@@ -119,7 +130,11 @@ describe("history cache", () => {
     expect(await reads(cluster, "revalidated")).toBe(revalidated + 2);
     expect(await reads(cluster, "stale")).toBe(staleNow);
     const [added] = await publishMany(cluster, room, 1, { concurrency: 1 });
-    expect((await historyJson(cluster, qs(room, { limit: 100, direction: "forwards" }))).messages.map((m) => m.offset)).toEqual([mine[1], mine[3], added]);
+    expect((await historyJson(cluster, qs(room, { limit: 100, direction: "forwards" }))).messages.map((m) => m.offset)).toEqual([
+      mine[1],
+      mine[3],
+      added,
+    ]);
   });
 
   it("pages a cached room exactly once in both directions while messages arrive, with bounds", async () => {
@@ -238,7 +253,10 @@ describe("history cache under a tiny byte budget", () => {
   let tiny: Cluster;
   const BUDGET = 25_000;
   beforeAll(async () => {
-    tiny = await startCluster({ services: ["auth", "publish-ingest", "history"], env: { SWITCHBOARD_HISTORY_CACHE_BYTES: String(BUDGET), SWITCHBOARD_RETENTION_MAX_MESSAGES: "60" } });
+    tiny = await startCluster({
+      services: ["auth", "publish-ingest", "history"],
+      env: { SWITCHBOARD_HISTORY_CACHE_BYTES: String(BUDGET), SWITCHBOARD_RETENTION_MAX_MESSAGES: "60" },
+    });
   }, 120_000);
   afterAll(async () => {
     await tiny?.close();

@@ -35,7 +35,9 @@ async function ask(body: Record<string, unknown>): Promise<Page & { last?: numbe
 
 async function natsRequests(service: string): Promise<number> {
   const text = await (await fetch(`${cluster.services.get(service)!.url}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith("switchboard_history_requests_total") && l.includes('source="nats"') && l.includes('result="ok"'));
+  const line = text
+    .split("\n")
+    .find((l) => l.startsWith("switchboard_history_requests_total") && l.includes('source="nats"') && l.includes('result="ok"'));
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1));
 }
 

@@ -22,7 +22,11 @@ afterAll(async () => {
 });
 
 /** Reads every page, following `next`, while `during` runs between pages. */
-async function pageAll(room: string, first: Record<string, string | number | undefined>, between: () => Promise<void> = async () => undefined) {
+async function pageAll(
+  room: string,
+  first: Record<string, string | number | undefined>,
+  between: () => Promise<void> = async () => undefined,
+) {
   const pages: Page[] = [];
   let page = await historyJson(cluster, qs(room, first));
   pages.push(page);
@@ -109,7 +113,11 @@ describe("bounds", () => {
     expect(fromStart.flatMap((p) => p.messages.map((m) => m.offset))).toEqual(all.filter((m) => m.timestamp >= start).map((m) => m.offset));
     const toEnd = await historyJson(cluster, qs(ROOM, { limit: 5, end }));
     expect(toEnd.messages.map((m) => m.offset)).toEqual(
-      all.filter((m) => m.timestamp <= end).map((m) => m.offset).reverse().slice(0, 5),
+      all
+        .filter((m) => m.timestamp <= end)
+        .map((m) => m.offset)
+        .reverse()
+        .slice(0, 5),
     );
     // A window with nothing in it.
     expect(await historyJson(cluster, qs(ROOM, { start: 1, end: 2 }))).toEqual({ messages: [], next: null });

@@ -65,9 +65,7 @@ describe("retention", () => {
     await until(async () => Date.now() > hideAt + 50, 5000, "the app's max age");
     const fresh = await publishMany(cluster, "ret:age", 2, { concurrency: 1 });
     expect((await historyJson(cluster, "/v1/rooms/ret:age/messages")).messages.map((m) => m.offset)).toEqual([...fresh].reverse());
-    expect(
-      (await historyJson(cluster, "/v1/rooms/ret:age/messages?direction=forwards")).messages.map((m) => m.offset),
-    ).toEqual(fresh);
+    expect((await historyJson(cluster, "/v1/rooms/ret:age/messages?direction=forwards")).messages.map((m) => m.offset)).toEqual(fresh);
     // The other app keeps the stream's age.
     expect((await historyJson(cluster, "/v1/rooms/ret:age/messages", other.key)).messages.map((m) => m.offset)).toEqual(
       [...theirsOld].reverse(),

@@ -20,7 +20,11 @@ beforeAll(async () => {
   await cluster.add("publish-ingest", "ingest-limited", { SWITCHBOARD_INGEST_RATE: "1", SWITCHBOARD_INGEST_BURST: "2" });
   stream = await openStreamReader(cluster);
   const admin = { authorization: `Bearer ${cluster.adminToken}`, "content-type": "application/json" };
-  const appRes = await fetch(`${cluster.url("auth")}/v1/apps`, { method: "POST", headers: admin, body: JSON.stringify({ name: "limited" }) });
+  const appRes = await fetch(`${cluster.url("auth")}/v1/apps`, {
+    method: "POST",
+    headers: admin,
+    body: JSON.stringify({ name: "limited" }),
+  });
   const appId = ((await appRes.json()) as { id: string }).id;
   const keyRes = await fetch(`${cluster.url("auth")}/v1/apps/${appId}/keys`, {
     method: "POST",
@@ -43,9 +47,15 @@ describe("POST /v1/rooms/:room/messages", () => {
   it("answers 201 {id, offset} of the stored message, with traceparent carried into its NATS headers", async () => {
     const before = await stream.lastSeq();
     const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-    const res = await ingest(cluster, "POST", "/v1/rooms/chat:one/messages", { event: "greeting", data: { n: 1 }, clientId: "srv" }, {
-      headers: { traceparent },
-    });
+    const res = await ingest(
+      cluster,
+      "POST",
+      "/v1/rooms/chat:one/messages",
+      { event: "greeting", data: { n: 1 }, clientId: "srv" },
+      {
+        headers: { traceparent },
+      },
+    );
     expect(res.status).toBe(201);
     expect(res.body).toEqual({ id: messageIdFromOffset(before + 1), offset: before + 1 });
     const stored = await stream.at(before + 1);
@@ -174,7 +184,9 @@ describe("POST /v1/messages (batch)", () => {
     expect(errorMessage(results[2] ?? {})).toMatch(/^messages\[2\]\.room: /);
     expect(results[3]).toMatchObject({ error: { code: "too_large" } });
     expect(errorMessage(results[3] ?? {})).toMatch(/^messages\[3\]\.data: /);
-    expect(results[5]).toEqual({ error: { code: "bad_request", message: "messages[5] must be an object {room, event, data, idempotencyKey?}" } });
+    expect(results[5]).toEqual({
+      error: { code: "bad_request", message: "messages[5] must be an object {room, event, data, idempotencyKey?}" },
+    });
     expect(results[7]).toEqual({ error: { code: "bad_request", message: "messages[7].extra: Unexpected property" } });
     // Items 4 and 6 share an idempotency key: one stored message, the same answer.
     expect(results[6]).toEqual(results[4]);
@@ -194,7 +206,9 @@ describe("POST /v1/messages (batch)", () => {
     const empty = await ingest(cluster, "POST", "/v1/messages", { messages: [] });
     expect(empty.status).toBe(400);
     expect(errorMessage(empty.body)).toMatch(/messages/);
-    const tooMany = await ingest(cluster, "POST", "/v1/messages", { messages: Array.from({ length: 1001 }, () => ({ room: "r", event: "e" })) });
+    const tooMany = await ingest(cluster, "POST", "/v1/messages", {
+      messages: Array.from({ length: 1001 }, () => ({ room: "r", event: "e" })),
+    });
     expect(tooMany.status).toBe(400);
     expect(errorMessage(tooMany.body)).toMatch(/messages/);
     const none = await ingest(cluster, "POST", "/v1/messages", { items: [] });
@@ -229,10 +243,16 @@ describe("POST /v1/messages (batch)", () => {
       { error: { code: "rate_limited", message: "messages[2]: over this API key's rate limit; retry it later" } },
       { error: { code: "rate_limited", message: "messages[3]: over this API key's rate limit; retry it later" } },
     ]);
-    const next = await ingest(cluster, "POST", "/v1/messages", { messages: [{ room: "chat:brate", event: "x" }] }, {
-      service: "ingest-limited",
-      auth: `Bearer ${limitedKey}`,
-    });
+    const next = await ingest(
+      cluster,
+      "POST",
+      "/v1/messages",
+      { messages: [{ room: "chat:brate", event: "x" }] },
+      {
+        service: "ingest-limited",
+        auth: `Bearer ${limitedKey}`,
+      },
+    );
     expect(next.status).toBe(429);
     expect(next.headers.get("retry-after")).toBe("1");
   });
@@ -304,7 +324,9 @@ describe("moderation over HTTP", () => {
       const res = await ingest(cluster, "POST", "/v1/rooms/chat:mod/disconnect", { clientId: "mallory", reason: "spam" });
       expect(res.status).toBe(200);
       expect(res.body).toEqual({ affected: 5 });
-      expect(gw.seen).toEqual(Array.from({ length: 3 }, () => ({ op: "disconnect", room: "chat:mod", clientId: "mallory", reason: "spam" })));
+      expect(gw.seen).toEqual(
+        Array.from({ length: 3 }, () => ({ op: "disconnect", room: "chat:mod", clientId: "mallory", reason: "spam" })),
+      );
       const byConn = await ingest(cluster, "POST", "/v1/rooms/chat:mod/disconnect", { connectionId: "c-9" });
       expect(byConn.body).toEqual({ affected: 5 });
       expect(gw.seen.slice(3)).toEqual(Array.from({ length: 3 }, () => ({ op: "disconnect", room: "chat:mod", connectionId: "c-9" })));
@@ -341,7 +363,9 @@ describe("moderation over HTTP", () => {
       gw.stop();
     }
     expect(await stream.at(offset)).toBeNull();
-    const hist = await fetch(`${cluster.url("history")}/v1/rooms/chat:del/messages`, { headers: { authorization: `Bearer ${cluster.devKey}` } });
+    const hist = await fetch(`${cluster.url("history")}/v1/rooms/chat:del/messages`, {
+      headers: { authorization: `Bearer ${cluster.devKey}` },
+    });
     const page = (await hist.json()) as { messages: Array<{ id: string }> };
     expect(page.messages.map((m) => m.id)).toEqual([keep.body["id"]]);
 
@@ -360,7 +384,9 @@ describe("moderation over HTTP", () => {
       const res = await ingest(cluster, "DELETE", `/v1/rooms/chat:del/messages/${bad}`);
       expect(res.status).toBe(404);
     }
-    const forbidden = await ingest(cluster, "DELETE", `/v1/rooms/chat:elsewhere/messages/${id}`, undefined, { auth: `Bearer ${limitedKey}` });
+    const forbidden = await ingest(cluster, "DELETE", `/v1/rooms/chat:elsewhere/messages/${id}`, undefined, {
+      auth: `Bearer ${limitedKey}`,
+    });
     expect(forbidden.status).toBe(403);
     expect(await stream.at(other.body["offset"] as number)).not.toBeNull();
   });

@@ -49,7 +49,9 @@ describe("moderation over HTTP reaches sockets", () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ affected: 1 });
     expect(await alice.waitFor((f) => f.type === "message.deleted")).toEqual({ type: "message.deleted", room: "chat:del", id });
-    const hist = await fetch(`${cluster.url("history")}/v1/rooms/chat:del/messages`, { headers: { authorization: `Bearer ${cluster.devKey}` } });
+    const hist = await fetch(`${cluster.url("history")}/v1/rooms/chat:del/messages`, {
+      headers: { authorization: `Bearer ${cluster.devKey}` },
+    });
     expect(((await hist.json()) as { messages: unknown[] }).messages).toEqual([]);
     alice.close();
   });

@@ -116,14 +116,25 @@ describe("nats-server killed mid-stream", () => {
   });
 
   it("answers a batch with 503 and Retry-After while nats-server is down, and 201 after", { timeout: 60_000 }, async () => {
-    const batch = { messages: [{ room: "outage:batch", event: "x", data: 1 }, { room: "bad room", event: "x" }] };
+    const batch = {
+      messages: [
+        { room: "outage:batch", event: "x", data: 1 },
+        { room: "bad room", event: "x" },
+      ],
+    };
     await cluster.nats.kill();
     try {
       const res = await ingest(cluster, "POST", "/v1/messages", batch);
       expect(res.status).toBe(503);
       expect(res.headers.get("retry-after")).toBe("1");
       expect((res.body["error"] as { code: string }).code).toBe("unavailable");
-      const single = await ingest(cluster, "POST", "/api/v1/pub_subs", { scope: { type: "organization" }, payload: { event: { eventName: "x" } } }, { auth: cluster.devKey });
+      const single = await ingest(
+        cluster,
+        "POST",
+        "/api/v1/pub_subs",
+        { scope: { type: "organization" }, payload: { event: { eventName: "x" } } },
+        { auth: cluster.devKey },
+      );
       expect(single.status).toBe(503);
     } finally {
       await cluster.nats.start();

@@ -17,7 +17,10 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 function run(env: Record<string, string>) {
   const { NATS_URL: _ignored, SWITCHBOARD_DEV_KEY: _k, SWITCHBOARD_MASTER_KEY: _m, SWITCHBOARD_ADMIN_TOKEN: _a, ...base } = process.env;
-  const proc = spawn(process.execPath, [LAUNCHER], { env: { ...base, SWITCHBOARD_DATA_DIR: dataDir, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(process.execPath, [LAUNCHER], {
+    env: { ...base, SWITCHBOARD_DATA_DIR: dataDir, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   let err = "";
   proc.stdout.on("data", (c: Buffer) => (out += c.toString()));

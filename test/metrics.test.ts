@@ -35,7 +35,11 @@ const EXPECTED: Record<string, string[]> = {
     "switchboard_auth_verify_failures_total",
   ],
   auth: ["switchboard_auth_tokens_issued_total", "switchboard_http_requests_total"],
-  "publish-ingest": ["switchboard_ingest_messages_total", "switchboard_ingest_store_duration_seconds", "switchboard_http_request_duration_seconds"],
+  "publish-ingest": [
+    "switchboard_ingest_messages_total",
+    "switchboard_ingest_store_duration_seconds",
+    "switchboard_http_request_duration_seconds",
+  ],
   history: ["switchboard_history_requests_total"],
 };
 

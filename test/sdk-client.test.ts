@@ -27,7 +27,10 @@ function gatewayUrl(): string {
   return `ws://127.0.0.1:${cluster.services.get("fanout-gateway")!.port}/v1/ws`;
 }
 
-async function newClient(opts: TokenOptions = { clientId: "c" }, extra: { getToken?: () => Promise<string> } = {}): Promise<SwitchboardClient> {
+async function newClient(
+  opts: TokenOptions = { clientId: "c" },
+  extra: { getToken?: () => Promise<string> } = {},
+): Promise<SwitchboardClient> {
   const client =
     extra.getToken !== undefined
       ? new SwitchboardClient({ url: gatewayUrl(), getToken: extra.getToken })
@@ -100,7 +103,10 @@ describe("connect and messages", () => {
   it("rejects a subscribe the token does not allow with the gateway's code", async () => {
     const client = await newClient({ clientId: "r", permissions: { "only:*": ["subscribe"] } });
     await client.connect();
-    const err = await client.room("other").subscribe(() => undefined).catch((e: unknown) => e);
+    const err = await client
+      .room("other")
+      .subscribe(() => undefined)
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SwitchboardError);
     expect(err).toMatchObject({ code: "unauthorized" });
     expect(() => client.room("bad room")).toThrowError(/invalid room name/);
@@ -162,8 +168,14 @@ describe("Livestorm-style pubsub helper", () => {
     await sb.pubsub.publish({ scope: { type: "organization" }, payload: { event: { eventName: "poll", data: "org" } } });
     await sb.pubsub.publish({ scope: { type: "event", event_id: "E7" }, payload: { event: { eventName: "poll", data: "event" } } });
     await sb.pubsub.publish({ scope: { type: "event", event_id: "E8" }, payload: { event: { eventName: "poll", data: "other event" } } });
-    await sb.pubsub.publish({ scope: { type: "session", event_id: "E7", session_id: "S7" }, payload: { event: { eventName: "poll", data: "session" } } });
-    await sb.pubsub.publish({ scope: { type: "session", event_id: "E7", session_id: "S7" }, payload: { event: { eventName: "other", data: "x" } } });
+    await sb.pubsub.publish({
+      scope: { type: "session", event_id: "E7", session_id: "S7" },
+      payload: { event: { eventName: "poll", data: "session" } },
+    });
+    await sb.pubsub.publish({
+      scope: { type: "session", event_id: "E7", session_id: "S7" },
+      payload: { event: { eventName: "other", data: "x" } },
+    });
     await got.until((xs) => xs.length === 3);
     expect(got.items).toEqual(["org", "event", "session"]);
   });
@@ -190,39 +202,35 @@ describe("token refresh", () => {
 });
 
 describe("reconnect and resume", () => {
-  it(
-    "resumes every room from its last offset after the gateway is killed: each offset once, in order",
-    async () => {
-      const client = await newClient({ clientId: "resumer", expiresIn: 3600 });
-      const states: ConnectionState[] = [];
-      client.on("state", (s) => states.push(s));
-      await client.connect();
-      const got = collector<number>();
-      await client.room("sdk:resume").subscribe((m) => got.push(m.offset));
+  it("resumes every room from its last offset after the gateway is killed: each offset once, in order", async () => {
+    const client = await newClient({ clientId: "resumer", expiresIn: 3600 });
+    const states: ConnectionState[] = [];
+    client.on("state", (s) => states.push(s));
+    await client.connect();
+    const got = collector<number>();
+    await client.room("sdk:resume").subscribe((m) => got.push(m.offset));
 
-      const published: number[] = [];
-      const publishSome = async (n: number) => {
-        for (let i = 0; i < n; i++) published.push((await sb.publish("sdk:resume", "tick", published.length)).offset);
-      };
-      await publishSome(10);
-      await got.until((xs) => xs.length === 10);
+    const published: number[] = [];
+    const publishSome = async (n: number) => {
+      for (let i = 0; i < n; i++) published.push((await sb.publish("sdk:resume", "tick", published.length)).offset);
+    };
+    await publishSome(10);
+    await got.until((xs) => xs.length === 10);
 
-      // Kill the gateway while messages keep coming, then start a new one on the same port.
-      const old = cluster.services.get("fanout-gateway")!;
-      const killed = old.kill();
-      await publishSome(10);
-      await killed;
-      await publishSome(10);
-      const gw = await startService("fanout-gateway", { port: old.port, env: cluster.env });
-      cluster.services.set("fanout-gateway", gw);
-      await waitReady(gw, 30_000);
-      await publishSome(10);
+    // Kill the gateway while messages keep coming, then start a new one on the same port.
+    const old = cluster.services.get("fanout-gateway")!;
+    const killed = old.kill();
+    await publishSome(10);
+    await killed;
+    await publishSome(10);
+    const gw = await startService("fanout-gateway", { port: old.port, env: cluster.env });
+    cluster.services.set("fanout-gateway", gw);
+    await waitReady(gw, 30_000);
+    await publishSome(10);
 
-      await got.until((xs) => xs.length >= published.length && xs[xs.length - 1] === published[published.length - 1], 45_000);
-      expect(got.items).toEqual(published);
-      expect(states.slice(0, 3)).toEqual(["connecting", "connected", "reconnecting"]);
-      expect(client.state).toBe("connected");
-    },
-    90_000,
-  );
+    await got.until((xs) => xs.length >= published.length && xs[xs.length - 1] === published[published.length - 1], 45_000);
+    expect(got.items).toEqual(published);
+    expect(states.slice(0, 3)).toEqual(["connecting", "connected", "reconnecting"]);
+    expect(client.state).toBe("connected");
+  }, 90_000);
 });

@@ -117,13 +117,20 @@ describe("sessions", () => {
     const expireTime = new Date(Date.now() + 3_600_000);
     const subToken = await session.generateToken({ role: "SUBSCRIBER", data: "viewer", expireTime });
     const claims = decodeJwt(subToken);
-    expect(claims).toMatchObject({ role: "subscriber", data: "viewer", permissions: { "session:sdk-s1": ["subscribe", "presence", "history", "metrics"] } });
+    expect(claims).toMatchObject({
+      role: "subscriber",
+      data: "viewer",
+      permissions: { "session:sdk-s1": ["subscribe", "presence", "history", "metrics"] },
+    });
     expect(claims.exp).toBe(Math.floor(expireTime.getTime() / 1000));
     expect(decodeJwt(await session.generateToken())).toMatchObject({ role: "publisher" });
 
     const sock = await connected(subToken);
     expect(await sock.request("subscribe", { room: "session:sdk-s1" })).toMatchObject({ ok: true });
-    expect(await sock.request("publish", { room: "session:sdk-s1", event: "x", data: 1 })).toMatchObject({ ok: false, error: { code: "unauthorized" } });
+    expect(await sock.request("publish", { room: "session:sdk-s1", event: "x", data: 1 })).toMatchObject({
+      ok: false,
+      error: { code: "unauthorized" },
+    });
     expect(await sock.request("subscribe", { room: "elsewhere" })).toMatchObject({ ok: false, error: { code: "unauthorized" } });
 
     await session.close();
@@ -146,7 +153,11 @@ describe("sessions", () => {
       3600, 7200, 86_400, 604_800, 2_592_000,
     ]);
     const t = decodeJwt(await sb.token("tok-1", "moderator", "host", Switchboard.Hours2));
-    expect(t).toMatchObject({ role: "moderator", data: "host", permissions: { "session:tok-1": ["subscribe", "publish", "presence", "history", "metrics", "moderate"] } });
+    expect(t).toMatchObject({
+      role: "moderator",
+      data: "host",
+      permissions: { "session:tok-1": ["subscribe", "publish", "presence", "history", "metrics", "moderate"] },
+    });
     expect(t.exp! - t.iat!).toBe(7200);
     const many = await sb.tokens(3, "tok-1", "SUBSCRIBER");
     expect(many).toHaveLength(3);
@@ -158,7 +169,12 @@ describe("sessions", () => {
 describe("IVS style chat tokens", () => {
   it("maps capabilities to room permissions with a session expiry, and the token publishes on a real gateway", async () => {
     const before = Date.now();
-    const chat = await sb.createChatToken({ roomIdentifier: "ivs:room1", userId: 7, capabilities: ["SEND_MESSAGE"], attributes: { color: "red" } });
+    const chat = await sb.createChatToken({
+      roomIdentifier: "ivs:room1",
+      userId: 7,
+      capabilities: ["SEND_MESSAGE"],
+      attributes: { color: "red" },
+    });
     expect(chat.tokenExpirationTime).toBeInstanceOf(Date);
     expect(chat.sessionExpirationTime).toBeInstanceOf(Date);
     expect(chat.sessionExpirationTime.getTime()).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + 3_600_000);
@@ -190,7 +206,9 @@ describe("Livestorm-compatible pub/sub", () => {
     })) as { id: string; offset: number };
     const push = await sock.waitFor((f) => f.type === "message", 10_000, "pub/sub message");
     expect(push).toMatchObject({ room: "event:E1", event: "poll_opened", data: { poll: 3 }, id: res.id, offset: res.offset });
-    await expect(sb.pubsub.publish({ scope: { type: "session", session_id: "S" }, payload: { event: { eventName: "x" } } })).rejects.toMatchObject({
+    await expect(
+      sb.pubsub.publish({ scope: { type: "session", session_id: "S" }, payload: { event: { eventName: "x" } } }),
+    ).rejects.toMatchObject({
       code: "bad_request",
       status: 400,
     });

@@ -65,7 +65,10 @@ async function verifyPhase(): Promise<number> {
   const kv = { get: async () => ({ operation: "PUT", value: record }) } as unknown as KV; // a stub KV: only get() is used
   const keys = new KeyRegistry(kv, box, log);
   await keys.get(kid);
-  const claims = buildClaims({ clientId: "bench-user", role: "publisher", permissions: { "chat:*": ["*"] }, attributes: { team: "a" } }, { jti: "bench-jti" });
+  const claims = buildClaims(
+    { clientId: "bench-user", role: "publisher", permissions: { "chat:*": ["*"] }, attributes: { team: "a" } },
+    { jti: "bench-jti" },
+  );
   const token = await signToken(claims, { appId: "app1", keyId: "key1", secret });
   await verifyToken(token, { keys });
   const deadline = performance.now() + VERIFY_SECONDS * 1000;

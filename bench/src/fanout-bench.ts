@@ -154,7 +154,14 @@ async function phase(name: string, clients: Clients, nc: NatsConnection, sockets
   await arrived;
   const seconds = (performance.now() - start) / 1000;
   const sorted = clients.latencies.sort((a, b) => a - b);
-  return { name, deliveries: sockets * count, seconds, perSecond: (sockets * count) / seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+  return {
+    name,
+    deliveries: sockets * count,
+    seconds,
+    perSecond: (sockets * count) / seconds,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+  };
 }
 
 async function main(): Promise<void> {
@@ -183,19 +190,21 @@ async function main(): Promise<void> {
       { appId: APP, keyId: appKey.split(".")[1]!, secret },
     );
     const gw = new Clients();
-    await gw.open(Array.from({ length: sockets }, () => `ws://127.0.0.1:${gateway.port}/v1/ws?token=${encodeURIComponent(token)}`), (ws) =>
-      new Promise<void>((resolve, reject) => {
-        ws.once("error", reject);
-        ws.on("message", function onReply(data: Buffer) {
-          const f = JSON.parse(data.toString()) as { type: string; id?: number; ok?: boolean };
-          if (f.type === "connected") ws.send(JSON.stringify({ type: "subscribe", id: 1, room: ROOM }));
-          if (f.type === "reply" && f.id === 1) {
-            ws.off("message", onReply);
-            if (f.ok === true) resolve();
-            else reject(new Error(`subscribe refused: ${data.toString()}`));
-          }
-        });
-      }),
+    await gw.open(
+      Array.from({ length: sockets }, () => `ws://127.0.0.1:${gateway.port}/v1/ws?token=${encodeURIComponent(token)}`),
+      (ws) =>
+        new Promise<void>((resolve, reject) => {
+          ws.once("error", reject);
+          ws.on("message", function onReply(data: Buffer) {
+            const f = JSON.parse(data.toString()) as { type: string; id?: number; ok?: boolean };
+            if (f.type === "connected") ws.send(JSON.stringify({ type: "subscribe", id: 1, room: ROOM }));
+            if (f.type === "reply" && f.id === 1) {
+              ws.off("message", onReply);
+              if (f.ok === true) resolve();
+              else reject(new Error(`subscribe refused: ${data.toString()}`));
+            }
+          });
+        }),
     );
     await phase("warmup", gw, nc, sockets, WARMUP);
     results.push({ server: "gateway", ...(await phase("burst", gw, nc, sockets, burst)) });
@@ -212,10 +221,14 @@ async function main(): Promise<void> {
       bare!.once("exit", (code) => reject(new Error(`bare server exited with ${code}`)));
     });
     const base = new Clients();
-    await base.open(Array.from({ length: sockets }, () => `ws://127.0.0.1:${port}/`), (ws) => new Promise((resolve, reject) => {
-      ws.once("open", () => resolve());
-      ws.once("error", reject);
-    }));
+    await base.open(
+      Array.from({ length: sockets }, () => `ws://127.0.0.1:${port}/`),
+      (ws) =>
+        new Promise((resolve, reject) => {
+          ws.once("open", () => resolve());
+          ws.once("error", reject);
+        }),
+    );
     await phase("warmup", base, nc, sockets, WARMUP);
     results.push({ server: "bare uWS", ...(await phase("burst", base, nc, sockets, burst)) });
     results.push({ server: "bare uWS", ...(await phase("paced", base, nc, sockets, paced, rate)) });

@@ -60,7 +60,10 @@ async function main(): Promise<void> {
   const nats = await startNatsServer();
   const { env, devKey } = ephemeralEnv(nats.url, "bench");
   const services: ServiceHandle[] = [];
-  const nc = await connectNats({ servers: [nats.url], name: "history-bench", log: createLogger("bench", "silent") }, new AbortController().signal);
+  const nc = await connectNats(
+    { servers: [nats.url], name: "history-bench", log: createLogger("bench", "silent") },
+    new AbortController().signal,
+  );
   try {
     for (const name of ["auth", "history"] as const) {
       const cacheBytes = process.env["BENCH_HISTORY_CACHE_BYTES"];
@@ -83,7 +86,12 @@ async function main(): Promise<void> {
     let pending: Array<Promise<unknown>> = [];
     for (let i = 0; i < TOTAL_MESSAGES; i++) {
       const subject = i % 4 === 0 ? bigSubject : Subjects.room("bench", `other:${i % 50}`);
-      const body = encodeBody({ event: "chat", dataJson: JSON.stringify({ text: `message ${i}`, n: i }), timestamp: Date.now(), clientId: "seed" });
+      const body = encodeBody({
+        event: "chat",
+        dataJson: JSON.stringify({ text: `message ${i}`, n: i }),
+        timestamp: Date.now(),
+        clientId: "seed",
+      });
       pending.push(js.publish(subject, body));
       if (pending.length >= 500) {
         await Promise.all(pending);
@@ -94,7 +102,9 @@ async function main(): Promise<void> {
     const info = await jsm.streams.info(STREAM_ROOMS, { subjects_filter: bigSubject });
     const first = (await jsm.direct.getMessage(STREAM_ROOMS, { seq: 1, next_by_subj: bigSubject }))!.seq;
     const last = info.state.last_seq;
-    console.log(`seeded ${TOTAL_MESSAGES} messages (${info.state.subjects?.[bigSubject] ?? 0} in the room) in ${fmt(performance.now() - t0)} ms`);
+    console.log(
+      `seeded ${TOTAL_MESSAGES} messages (${info.state.subjects?.[bigSubject] ?? 0} in the room) in ${fmt(performance.now() - t0)} ms`,
+    );
 
     // 1. Direct get chain vs filtered consumer, for a page of 100 from a random point of the room.
     const startAt = () => first + Math.floor(Math.random() * (last - first - PAGE * 8));

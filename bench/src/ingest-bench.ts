@@ -76,7 +76,11 @@ async function closedLoop(concurrency: number, seconds: number, once: (i: number
 }
 
 /** CPU each process spent per message during `run`: the figure that does not depend on how busy the machine is. */
-async function withCpu<T>(pids: Record<string, number | undefined>, run: () => Promise<T>, messages: (r: T) => number): Promise<[T, string]> {
+async function withCpu<T>(
+  pids: Record<string, number | undefined>,
+  run: () => Promise<T>,
+  messages: (r: T) => number,
+): Promise<[T, string]> {
   const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
   const clientBefore = process.cpuUsage();
   const r = await run();
@@ -86,7 +90,7 @@ async function withCpu<T>(pids: Record<string, number | undefined>, run: () => P
     const us = ((cpuSeconds(pid) - (before[k] ?? NaN)) * 1e6) / n;
     return `${k} ${us.toFixed(1)} µs/msg (≈ ${Math.round(1e6 / us)} msg/s per core)`;
   });
-  parts.push(`bench client ${(((c.user + c.system) / n)).toFixed(1)} µs/msg`);
+  parts.push(`bench client ${((c.user + c.system) / n).toFixed(1)} µs/msg`);
   return [r, `  cpu: ${parts.join(", ")}`];
 }
 
@@ -109,7 +113,10 @@ async function main(): Promise<void> {
     const auth = await startService("auth", { env });
     services.push(auth);
     await waitReady(auth);
-    const ingestEnv = PROFILE_DIR === undefined ? env : { ...env, BENCH_PROFILE: PROFILE_DIR, NODE_OPTIONS: `--import=${new URL("./ingest-profile.js", import.meta.url).href}` };
+    const ingestEnv =
+      PROFILE_DIR === undefined
+        ? env
+        : { ...env, BENCH_PROFILE: PROFILE_DIR, NODE_OPTIONS: `--import=${new URL("./ingest-profile.js", import.meta.url).href}` };
     const ingest = await startService("publish-ingest", { env: ingestEnv });
     services.push(ingest);
     await waitReady(ingest);
@@ -119,7 +126,11 @@ async function main(): Promise<void> {
     const single = Buffer.from(JSON.stringify({ event: "tick", data: { text: "hello world", n: 42 } }));
     const batchBody = Buffer.from(
       JSON.stringify({
-        messages: Array.from({ length: BATCH_SIZE }, (_, i) => ({ room: `bench:b${i % 16}`, event: "tick", data: { text: "hello world", n: i } })),
+        messages: Array.from({ length: BATCH_SIZE }, (_, i) => ({
+          room: `bench:b${i % 16}`,
+          event: "tick",
+          data: { text: "hello world", n: i },
+        })),
       }),
     );
 

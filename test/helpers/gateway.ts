@@ -14,13 +14,27 @@ let jtiSeq = 0;
 /** A token signed with the dev key; `expiresIn` seconds from now (default 600). */
 export async function signLocal(
   cluster: Cluster,
-  claims: { clientId?: string; permissions?: PermissionMap; expiresIn?: number; sessionExp?: number; attributes?: Record<string, string>; data?: string } = {},
+  claims: {
+    clientId?: string;
+    permissions?: PermissionMap;
+    expiresIn?: number;
+    sessionExp?: number;
+    attributes?: Record<string, string>;
+    data?: string;
+  } = {},
 ): Promise<string> {
   const [appKey, secret] = cluster.devKey.split(/:(.*)/s) as [string, string];
   const [appId, keyId] = appKey.split(".") as [string, string];
   const now = Math.floor(Date.now() / 1000);
   const { expiresIn = 600, permissions = { "*": ["*"] }, ...rest } = claims;
-  const c: TokenClaims = { aud: "switchboard", iat: now, exp: now + expiresIn, jti: `gwtest-${process.pid}-${++jtiSeq}`, permissions, ...rest };
+  const c: TokenClaims = {
+    aud: "switchboard",
+    iat: now,
+    exp: now + expiresIn,
+    jti: `gwtest-${process.pid}-${++jtiSeq}`,
+    permissions,
+    ...rest,
+  };
   return signToken(c, { appId, keyId, secret });
 }
 
@@ -42,11 +56,18 @@ export function offsetsOf(sock: TestSocket, room: string): number[] {
 }
 
 export function waitForOffset(sock: TestSocket, room: string, offset: number, timeoutMs = 10_000): Promise<Frame> {
-  return sock.waitFor((f) => f.type === "message" && f["room"] === room && f["offset"] === offset, timeoutMs, `offset ${offset} in ${room}`);
+  return sock.waitFor(
+    (f) => f.type === "message" && f["room"] === room && f["offset"] === offset,
+    timeoutMs,
+    `offset ${offset} in ${room}`,
+  );
 }
 
 export async function natsClient(cluster: Cluster): Promise<NatsConnection> {
-  return connectNats({ servers: [cluster.nats.url], name: "gateway-test", log: createLogger("gateway-test", "silent") }, new AbortController().signal);
+  return connectNats(
+    { servers: [cluster.nats.url], name: "gateway-test", log: createLogger("gateway-test", "silent") },
+    new AbortController().signal,
+  );
 }
 
 export { jetstream, jetstreamManager };

@@ -13,11 +13,21 @@ export interface Page {
 }
 
 /** GET on the history service with `Authorization: Bearer <auth>` (an API key or a token); no header when null. */
-export async function historyGet(cluster: Cluster, path: string, auth: string | null = cluster.devKey, service = "history"): Promise<Response> {
+export async function historyGet(
+  cluster: Cluster,
+  path: string,
+  auth: string | null = cluster.devKey,
+  service = "history",
+): Promise<Response> {
   return fetch(`${cluster.services.get(service)!.url}${path}`, auth === null ? {} : { headers: { authorization: `Bearer ${auth}` } });
 }
 
-export async function historyJson<T = Page>(cluster: Cluster, path: string, auth: string = cluster.devKey, service = "history"): Promise<T> {
+export async function historyJson<T = Page>(
+  cluster: Cluster,
+  path: string,
+  auth: string = cluster.devKey,
+  service = "history",
+): Promise<T> {
   const res = await historyGet(cluster, path, auth, service);
   if (res.status !== 200) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
@@ -64,7 +74,10 @@ export interface TestNats {
 }
 
 export async function openTestNats(cluster: Cluster): Promise<TestNats> {
-  const nc = await connectNats({ servers: [cluster.nats.url], name: "history-test", log: createLogger("history-test", "silent") }, new AbortController().signal);
+  const nc = await connectNats(
+    { servers: [cluster.nats.url], name: "history-test", log: createLogger("history-test", "silent") },
+    new AbortController().signal,
+  );
   const jsm = await jetstreamManager(nc);
   const kvm = new Kvm(jetstream(nc));
   return { nc, jsm, kv: (bucket) => kvm.open(bucket), close: () => nc.close() };

@@ -17,7 +17,10 @@ export interface StreamReader {
 }
 
 export async function openStreamReader(cluster: Cluster): Promise<StreamReader> {
-  const nc = await connectNats({ servers: [cluster.nats.url], name: "ingest-test", log: createLogger("ingest-test", "silent") }, new AbortController().signal);
+  const nc = await connectNats(
+    { servers: [cluster.nats.url], name: "ingest-test", log: createLogger("ingest-test", "silent") },
+    new AbortController().signal,
+  );
   const jsm = await jetstreamManager(nc);
   return {
     nc,

@@ -40,7 +40,11 @@ function printLine(name: ServiceName | "nats", line: string): void {
   if (line.startsWith("{")) {
     try {
       const { level, time: _t, service: _s, msg, pid: _p, hostname: _h, ...rest } = JSON.parse(line) as Record<string, unknown>;
-      const lv = typeof level === "number" ? ({ 10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal" } as Record<number, string>)[level] ?? String(level) : String(level);
+      const lv =
+        typeof level === "number"
+          ? (({ 10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal" } as Record<number, string>)[level] ??
+            String(level))
+          : String(level);
       const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : "";
       text = `${lv.padEnd(5)} ${String(msg ?? "")}${extra}`;
     } catch {
@@ -66,7 +70,14 @@ async function main(): Promise<void> {
   let natsUrl = config.NATS_URL;
   if (natsUrl === undefined) {
     const bin = findNatsServer();
-    nats = await startNatsServer({ bin, port: await freePort(), storeDir: join(dataDir, "nats"), onLog: (l) => { if (/\[(ERR|WRN|FTL)\]/.test(l)) printLine("nats", l); } });
+    nats = await startNatsServer({
+      bin,
+      port: await freePort(),
+      storeDir: join(dataDir, "nats"),
+      onLog: (l) => {
+        if (/\[(ERR|WRN|FTL)\]/.test(l)) printLine("nats", l);
+      },
+    });
     natsUrl = nats.url;
     printLine("nats", `embedded nats-server (${bin}) with JetStream on ${natsUrl}, store ${nats.storeDir}`);
   }

@@ -134,7 +134,10 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
 
   room(name: string): Room {
     if (!isValidRoom(name))
-      throw new SwitchboardError("invalid_room", `invalid room name ${JSON.stringify(name)}: use 1-128 characters from A-Z a-z 0-9 _ - : @ = + , ; ~ !`);
+      throw new SwitchboardError(
+        "invalid_room",
+        `invalid room name ${JSON.stringify(name)}: use 1-128 characters from A-Z a-z 0-9 _ - : @ = + , ; ~ !`,
+      );
     let room = this.rooms.get(name);
     if (room === undefined) this.rooms.set(name, (room = new Room(name, this.link)));
     return room;
@@ -198,7 +201,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     const stale = this.token === undefined || (this.tokenExpiresAt !== undefined && this.tokenExpiresAt - Date.now() < TOKEN_RENEW_MS);
     if (getToken !== undefined && stale) {
       const token = await getToken();
-      if (typeof token !== "string" || token.length === 0) throw new SwitchboardError("unauthorized", "getToken() did not return a token string");
+      if (typeof token !== "string" || token.length === 0)
+        throw new SwitchboardError("unauthorized", "getToken() did not return a token string");
       this.token = token;
       this.tokenExpiresAt = tokenExpiry(token);
     }
@@ -370,7 +374,10 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   }
 
   private reportError(err: unknown): void {
-    const e = err instanceof SwitchboardError ? err : new SwitchboardError("internal", err instanceof Error ? err.message : String(err), { cause: err });
+    const e =
+      err instanceof SwitchboardError
+        ? err
+        : new SwitchboardError("internal", err instanceof Error ? err.message : String(err), { cause: err });
     this.emit("error", e);
   }
 }

@@ -7,4 +7,11 @@ export { PubSub } from "./pubsub.js";
 export type { PubSubCallback, PubSubScope } from "./pubsub.js";
 export { SwitchboardError } from "@switchboard/protocol/errors";
 export type { ErrorCode } from "@switchboard/protocol/errors";
-export type { MessagePush, PresenceMember, PresencePush, PublishResult, StoredMessage, SubscribeResult } from "@switchboard/protocol/frames";
+export type {
+  MessagePush,
+  PresenceMember,
+  PresencePush,
+  PublishResult,
+  StoredMessage,
+  SubscribeResult,
+} from "@switchboard/protocol/frames";

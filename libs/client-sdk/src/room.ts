@@ -87,8 +87,7 @@ export class Room {
   subscribe(event: string, handler: MessageHandler): Promise<SubscribeResult>;
   subscribe(a: string | MessageHandler, b?: MessageHandler): Promise<SubscribeResult> {
     const [event, handler] = typeof a === "function" ? [ALL, a] : [a, b];
-    if (typeof handler !== "function")
-      return Promise.reject(new SwitchboardError("bad_request", "subscribe needs a handler function"));
+    if (typeof handler !== "function") return Promise.reject(new SwitchboardError("bad_request", "subscribe needs a handler function"));
     let set = this.handlers.get(event);
     if (set === undefined) this.handlers.set(event, (set = new Set()));
     set.add(handler);
@@ -213,8 +212,7 @@ export class Room {
       (err: unknown) => {
         if (this.inflight?.promise === promise) this.inflight = undefined;
         // Connection lost mid-request: the next connection resumes this room; wait for that.
-        if (err instanceof SwitchboardError && err.code === "unavailable" && !this.link.closed && this.wanted)
-          return this.waitForResume();
+        if (err instanceof SwitchboardError && err.code === "unavailable" && !this.link.closed && this.wanted) return this.waitForResume();
         this.handlers.clear();
         this.presenceHandlers.clear();
         this.reset();

@@ -29,7 +29,13 @@ describe("loadConfig", () => {
   it("reads values", () => {
     const c = loadConfig(
       { ...commonSpec, PORT: portSetting(1) },
-      { NATS_URL: "nats://a:1, nats://b:2", PORT: "9000", LOG_LEVEL: "debug", SWITCHBOARD_RETENTION_MAX_AGE: "90m", SWITCHBOARD_MASTER_KEY: "ab".repeat(32) },
+      {
+        NATS_URL: "nats://a:1, nats://b:2",
+        PORT: "9000",
+        LOG_LEVEL: "debug",
+        SWITCHBOARD_RETENTION_MAX_AGE: "90m",
+        SWITCHBOARD_MASTER_KEY: "ab".repeat(32),
+      },
     );
     expect(c.NATS_URL).toEqual(["nats://a:1", "nats://b:2"]);
     expect(c.PORT).toBe(9000);

@@ -87,19 +87,31 @@ async function gather<T>(nc: NatsConnection, subject: string, body: unknown, add
 /** Sends a command to every gateway of the app; resolves with the summed `affected`. */
 export async function sendControl(nc: NatsConnection, app: string, cmd: ControlCommand, log: Logger): Promise<number> {
   let affected = 0;
-  await gather<Partial<ControlReply>>(nc, Subjects.control(app), cmd, (r) => {
-    if (typeof r.affected === "number" && Number.isSafeInteger(r.affected)) affected += r.affected;
-  }, log);
+  await gather<Partial<ControlReply>>(
+    nc,
+    Subjects.control(app),
+    cmd,
+    (r) => {
+      if (typeof r.affected === "number" && Number.isSafeInteger(r.affected)) affected += r.affected;
+    },
+    log,
+  );
   return affected;
 }
 
 /** Connections and subscribers of a room summed over every gateway (0 when none runs). */
 export async function gatherOccupancy(nc: NatsConnection, app: string, room: string, log: Logger): Promise<OccupancyReply> {
   const total: OccupancyReply = { connections: 0, subscribers: 0 };
-  await gather<Partial<OccupancyReply>>(nc, Subjects.occupancy(app), { room } satisfies OccupancyQuery, (r) => {
-    if (typeof r.connections === "number" && Number.isSafeInteger(r.connections)) total.connections += r.connections;
-    if (typeof r.subscribers === "number" && Number.isSafeInteger(r.subscribers)) total.subscribers += r.subscribers;
-  }, log);
+  await gather<Partial<OccupancyReply>>(
+    nc,
+    Subjects.occupancy(app),
+    { room } satisfies OccupancyQuery,
+    (r) => {
+      if (typeof r.connections === "number" && Number.isSafeInteger(r.connections)) total.connections += r.connections;
+      if (typeof r.subscribers === "number" && Number.isSafeInteger(r.subscribers)) total.subscribers += r.subscribers;
+    },
+    log,
+  );
   return total;
 }
 

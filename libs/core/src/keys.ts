@@ -228,7 +228,10 @@ export class KeyRegistry {
     try {
       secret = this.box.open(record.secret, kid);
     } catch (err) {
-      this.log.error({ err: (err as Error).message, kid }, "cannot decrypt key secret: is SWITCHBOARD_MASTER_KEY the same on every service?");
+      this.log.error(
+        { err: (err as Error).message, kid },
+        "cannot decrypt key secret: is SWITCHBOARD_MASTER_KEY the same on every service?",
+      );
       return undefined;
     }
     const resolved: ResolvedKey = {

@@ -70,7 +70,7 @@ export function runService(name: string, start: (signal: AbortSignal) => Promise
         process.stderr.write(`${name}: invalid configuration: ${err.message}\n`);
         process.exit(2);
       }
-      process.stderr.write(`${name}: failed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+      process.stderr.write(`${name}: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
       process.exit(1);
     },
   );

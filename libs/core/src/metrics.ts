@@ -79,7 +79,11 @@ export function historyMetrics(registry: Registry) {
       registers: [registry],
     }),
     cacheRooms: new Gauge({ name: `${PREFIX}history_cache_rooms`, help: "Rooms held in the history read cache", registers: [registry] }),
-    cacheBytes: new Gauge({ name: `${PREFIX}history_cache_bytes`, help: "Estimated bytes held by the history read cache", registers: [registry] }),
+    cacheBytes: new Gauge({
+      name: `${PREFIX}history_cache_bytes`,
+      help: "Estimated bytes held by the history read cache",
+      registers: [registry],
+    }),
     cacheEvictions: new Counter({
       name: `${PREFIX}history_cache_evictions_total`,
       help: "Rooms dropped from the history read cache, by reason (budget, rooms, stale, failed)",

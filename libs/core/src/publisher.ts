@@ -10,7 +10,14 @@
  *   be stored long after its caller was told 503).
  * Every failure rejects, so the caller answers 503; a PubAck is the only way to resolve.
  */
-import { createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import {
+  createInbox,
+  headers as natsHeaders,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+  type Subscription,
+} from "@nats-io/transport-node";
 import { HEADER_MSG_ID, HEADER_TRACEPARENT } from "./envelope.js";
 
 export interface PublishAck {
@@ -87,7 +94,11 @@ export function createAckPublisher(nc: NatsConnection, opts: { timeoutMs: number
     for (const q of batch) {
       if (!pending.has(q.token)) continue; // timed out or failed while queued
       try {
-        nc.publish(q.subject, q.body, q.headers !== undefined ? { reply: `${prefix}.${q.token}`, headers: q.headers } : { reply: `${prefix}.${q.token}` });
+        nc.publish(
+          q.subject,
+          q.body,
+          q.headers !== undefined ? { reply: `${prefix}.${q.token}`, headers: q.headers } : { reply: `${prefix}.${q.token}` },
+        );
       } catch (err) {
         settle(q.token, err instanceof Error ? err : new StoreError(String(err)));
       }

@@ -30,7 +30,7 @@ describe("subjects", () => {
 
 describe("message envelope", () => {
   it("encodes a body that becomes the push frame by concatenation", () => {
-    const body = encodeBody({ event: "a.b", dataJson: encodeData({ t: "x\"y" }), timestamp: 5, clientId: "c\"1", attributes: { k: "v" } });
+    const body = encodeBody({ event: "a.b", dataJson: encodeData({ t: 'x"y' }), timestamp: 5, clientId: 'c"1', attributes: { k: "v" } });
     expect(bodyEvent(body)).toBe("a.b");
     expect(JSON.parse(messagePushFrame(JSON.stringify("room"), 36, body))).toEqual({
       type: "message",
@@ -43,7 +43,16 @@ describe("message envelope", () => {
       clientId: 'c"1',
       attributes: { k: "v" },
     });
-    expect(storedMessage("room", 36, body)).toEqual({ room: "room", id: "m_10", offset: 36, event: "a.b", data: { t: 'x"y' }, timestamp: 5, clientId: 'c"1', attributes: { k: "v" } });
+    expect(storedMessage("room", 36, body)).toEqual({
+      room: "room",
+      id: "m_10",
+      offset: 36,
+      event: "a.b",
+      data: { t: 'x"y' },
+      timestamp: 5,
+      clientId: 'c"1',
+      attributes: { k: "v" },
+    });
   });
 
   it("refuses data over 64 KiB with too_large", () => {

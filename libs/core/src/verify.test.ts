@@ -74,7 +74,14 @@ describe("verifyToken", () => {
 
 describe("RevocationRegistry", () => {
   const at = 1_700_000_000;
-  const claims = (extra: Partial<TokenClaims>): TokenClaims => ({ aud: "switchboard", iat: at, exp: at + 900, jti: "x", permissions: { "*": ["*"] }, ...extra });
+  const claims = (extra: Partial<TokenClaims>): TokenClaims => ({
+    aud: "switchboard",
+    iat: at,
+    exp: at + 900,
+    jti: "x",
+    permissions: { "*": ["*"] },
+    ...extra,
+  });
 
   it("refuses by jti, by clientId and by session up to the revocation moment, and hears each new entry", async () => {
     const r = { revokedAt: at, until: at + 3600 };

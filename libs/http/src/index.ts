@@ -3,7 +3,14 @@
  * the contract's error body `{"error":{"code","message","details?"}}` for every failure, per-route metrics, and
  * API-key / token authentication helpers.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from "fastify";
 import type { Registry } from "prom-client";
 import { SwitchboardError, type ErrorCode } from "@switchboard/protocol";
 import { httpMetrics, redactUrl, type Logger } from "@switchboard/core";
@@ -93,8 +100,7 @@ function mapFastifyError(error: FastifyError): SwitchboardError {
   if (error instanceof SyntaxError || error.code === "FST_ERR_CTP_INVALID_JSON_BODY")
     return new SwitchboardError("bad_request", `request body is not valid JSON: ${error.message}`, { cause: error });
   const status = error.statusCode ?? 500;
-  if (status >= 400 && status < 500)
-    return new SwitchboardError("bad_request", error.message, { status, cause: error });
+  if (status >= 400 && status < 500) return new SwitchboardError("bad_request", error.message, { status, cause: error });
   return new SwitchboardError("internal", "internal error", { cause: error });
 }
 

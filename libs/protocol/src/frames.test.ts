@@ -22,7 +22,12 @@ describe("parseRequest", () => {
       since: { offset: 7 },
       presence: true,
     });
-    expect(parseRequest('{"type":"subscribe","id":3,"room":"r","since":{"last":5}}')).toEqual({ type: "subscribe", id: 3, room: "r", since: { last: 5 } });
+    expect(parseRequest('{"type":"subscribe","id":3,"room":"r","since":{"last":5}}')).toEqual({
+      type: "subscribe",
+      id: 3,
+      room: "r",
+      since: { last: 5 },
+    });
     expect(parseRequest('{"type":"publish","id":4,"room":"r","event":"e","data":null,"idempotencyKey":"k"}')).toEqual({
       type: "publish",
       id: 4,
@@ -31,16 +36,45 @@ describe("parseRequest", () => {
       data: null,
       idempotencyKey: "k",
     });
-    expect(parseRequest('{"type":"history","id":5,"room":"r","limit":100,"before":9}')).toEqual({ type: "history", id: 5, room: "r", limit: 100, before: 9 });
-    expect(parseRequest('{"type":"moderate.mute","id":6,"room":"r","clientId":"c"}')).toEqual({ type: "moderate.mute", id: 6, room: "r", clientId: "c" });
-    expect(parseRequest('{"type":"moderate.delete","id":7,"room":"r","messageId":"m_1"}')).toEqual({ type: "moderate.delete", id: 7, room: "r", messageId: "m_1" });
+    expect(parseRequest('{"type":"history","id":5,"room":"r","limit":100,"before":9}')).toEqual({
+      type: "history",
+      id: 5,
+      room: "r",
+      limit: 100,
+      before: 9,
+    });
+    expect(parseRequest('{"type":"moderate.mute","id":6,"room":"r","clientId":"c"}')).toEqual({
+      type: "moderate.mute",
+      id: 6,
+      room: "r",
+      clientId: "c",
+    });
+    expect(parseRequest('{"type":"moderate.delete","id":7,"room":"r","messageId":"m_1"}')).toEqual({
+      type: "moderate.delete",
+      id: 7,
+      room: "r",
+      messageId: "m_1",
+    });
     expect(parseRequest('{"type":"refresh","id":8,"token":"t"}')).toEqual({ type: "refresh", id: 8, token: "t" });
-    expect(parseRequest('{"type":"presence.join","id":9,"room":"r","data":{"x":1}}')).toEqual({ type: "presence.join", id: 9, room: "r", data: { x: 1 } });
+    expect(parseRequest('{"type":"presence.join","id":9,"room":"r","data":{"x":1}}')).toEqual({
+      type: "presence.join",
+      id: 9,
+      room: "r",
+      data: { x: 1 },
+    });
     expect(parseRequest('{"type":"occupancy","id":10,"room":"r"}')).toEqual({ type: "occupancy", id: 10, room: "r" });
   });
 
   it("refuses frames without a usable id (reply id null)", () => {
-    for (const t of ["{nope", "[]", "3", '{"type":"ping"}', '{"type":"ping","id":-1}', '{"type":"ping","id":1.5}', '{"type":"ping","id":"1"}']) {
+    for (const t of [
+      "{nope",
+      "[]",
+      "3",
+      '{"type":"ping"}',
+      '{"type":"ping","id":-1}',
+      '{"type":"ping","id":1.5}',
+      '{"type":"ping","id":"1"}',
+    ]) {
       const e = fails(t);
       expect(e.requestId).toBeNull();
       expect(e.code).toBe("bad_request");
@@ -63,6 +97,11 @@ describe("parseRequest", () => {
 
   it("builds replies", () => {
     expect(JSON.parse(replyOk(1, { a: 1 }))).toEqual({ type: "reply", id: 1, ok: true, result: { a: 1 } });
-    expect(JSON.parse(replyError(null, "bad_request", "m"))).toEqual({ type: "reply", id: null, ok: false, error: { code: "bad_request", message: "m" } });
+    expect(JSON.parse(replyError(null, "bad_request", "m"))).toEqual({
+      type: "reply",
+      id: null,
+      ok: false,
+      error: { code: "bad_request", message: "m" },
+    });
   });
 });

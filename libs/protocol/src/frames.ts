@@ -167,14 +167,7 @@ export interface TokenExpiringPush {
   expiresAt: number;
 }
 export type ServerFrame =
-  | ConnectedFrame
-  | ReplyOk
-  | ReplyError
-  | MessagePush
-  | PresencePush
-  | DeletedPush
-  | UnsubscribedPush
-  | TokenExpiringPush;
+  ConnectedFrame | ReplyOk | ReplyError | MessagePush | PresencePush | DeletedPush | UnsubscribedPush | TokenExpiringPush;
 
 /** A stored message as history returns it (a `message` push without `type`). */
 export type StoredMessage = Omit<MessagePush, "type">;
@@ -211,16 +204,14 @@ function fail(id: number | null, message: string, code: ErrorCode = "bad_request
 function room(o: Obj, id: number): string {
   const r = o["room"];
   if (r === undefined) fail(id, "room is required");
-  if (!isValidRoom(r))
-    fail(id, `room must be 1-${ROOM_MAX} characters from A-Z a-z 0-9 _ - : @ = + , ; ~ !`, "invalid_room");
+  if (!isValidRoom(r)) fail(id, `room must be 1-${ROOM_MAX} characters from A-Z a-z 0-9 _ - : @ = + , ; ~ !`, "invalid_room");
   return r;
 }
 
 function optInt(o: Obj, key: string, id: number, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   const v = o[key];
   if (v === undefined) return undefined;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max)
-    fail(id, `${key} must be an integer from ${min} to ${max}`);
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) fail(id, `${key} must be an integer from ${min} to ${max}`);
   return v;
 }
 
@@ -238,8 +229,7 @@ export function parseRequest(text: string): ClientRequest {
   if (typeof value !== "object" || value === null || Array.isArray(value)) fail(null, "frame must be a JSON object");
   const o = value as Obj;
   const id = o["id"];
-  if (typeof id !== "number" || !Number.isSafeInteger(id) || id < 0)
-    fail(null, "id must be a non-negative integer");
+  if (typeof id !== "number" || !Number.isSafeInteger(id) || id < 0) fail(null, "id must be a non-negative integer");
   const type = o["type"];
   if (typeof type !== "string") fail(id, "type is required");
   switch (type) {
@@ -253,10 +243,8 @@ export function parseRequest(text: string): ClientRequest {
       const req: SubscribeRequest = { type, id, room: room(o, id) };
       const events = o["events"];
       if (events !== undefined) {
-        if (!Array.isArray(events) || events.length === 0 || events.length > 64)
-          fail(id, "events must be an array of 1-64 event names");
-        for (const e of events)
-          if (!isValidEvent(e)) fail(id, `each event must be 1-${EVENT_MAX} characters from A-Z a-z 0-9 _ - : .`);
+        if (!Array.isArray(events) || events.length === 0 || events.length > 64) fail(id, "events must be an array of 1-64 event names");
+        for (const e of events) if (!isValidEvent(e)) fail(id, `each event must be 1-${EVENT_MAX} characters from A-Z a-z 0-9 _ - : .`);
         req.events = events as string[];
       }
       const since = o["since"];
@@ -285,8 +273,7 @@ export function parseRequest(text: string): ClientRequest {
       const req: PublishRequest = { type, id, room: room(o, id), event, data: o["data"] };
       const key = o["idempotencyKey"];
       if (key !== undefined) {
-        if (typeof key !== "string" || key.length < 1 || key.length > 128)
-          fail(id, "idempotencyKey must be a string of 1-128 characters");
+        if (typeof key !== "string" || key.length < 1 || key.length > 128) fail(id, "idempotencyKey must be a string of 1-128 characters");
         req.idempotencyKey = key;
       }
       return req;
@@ -324,8 +311,7 @@ export function parseRequest(text: string): ClientRequest {
       const req: ModerateTargetRequest = { type, id, room: room(o, id) };
       const clientId = o["clientId"];
       const connectionId = o["connectionId"];
-      if ((clientId === undefined) === (connectionId === undefined))
-        fail(id, "give exactly one of clientId or connectionId");
+      if ((clientId === undefined) === (connectionId === undefined)) fail(id, "give exactly one of clientId or connectionId");
       if (clientId !== undefined) {
         if (!isValidClientId(clientId)) fail(id, "clientId must be a string of 1-128 characters");
         req.clientId = clientId;
@@ -339,8 +325,7 @@ export function parseRequest(text: string): ClientRequest {
     }
     case "moderate.delete": {
       const messageId = o["messageId"];
-      if (typeof messageId !== "string" || messageId.length === 0 || messageId.length > 64)
-        fail(id, "messageId is required");
+      if (typeof messageId !== "string" || messageId.length === 0 || messageId.length > 64) fail(id, "messageId is required");
       return { type, id, room: room(o, id), messageId };
     }
     default:

@@ -63,7 +63,7 @@ describe("patterns", () => {
 
 describe("roles and ceilings", () => {
   it("role gives every pattern exactly its capabilities", () => {
-    expect(applyRole({ "session:1": ["*"], "x": ["moderate"] }, "subscriber")).toEqual({
+    expect(applyRole({ "session:1": ["*"], x: ["moderate"] }, "subscriber")).toEqual({
       "session:1": ["subscribe", "presence", "history", "metrics"],
       x: ["subscribe", "presence", "history", "metrics"],
     });
@@ -241,7 +241,9 @@ describe("ceiling intersection (property)", () => {
           }
           for (const cap of CAPABILITIES) {
             if ((mask & Cap[cap]) === 0) continue;
-            const granted = Object.entries(ceiling).some(([q, qCaps]) => patternsOverlap(pattern, q) && (qCaps.includes("*") || qCaps.includes(cap)));
+            const granted = Object.entries(ceiling).some(
+              ([q, qCaps]) => patternsOverlap(pattern, q) && (qCaps.includes("*") || qCaps.includes(cap)),
+            );
             expect(granted).toBe(true);
           }
         }

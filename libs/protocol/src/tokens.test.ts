@@ -6,7 +6,15 @@ const now = 1_700_000_000;
 describe("buildClaims", () => {
   it("fills every claim of DESIGN §3 with exact values", () => {
     const c = buildClaims(
-      { clientId: 7, expiresIn: 60, role: "SUBSCRIBER", attributes: { a: "b" }, data: "hi", sessionDurationMinutes: 2, permissions: { "chat:*": ["*"] } },
+      {
+        clientId: 7,
+        expiresIn: 60,
+        role: "SUBSCRIBER",
+        attributes: { a: "b" },
+        data: "hi",
+        sessionDurationMinutes: 2,
+        permissions: { "chat:*": ["*"] },
+      },
       { nowSec: now, jti: "j1" },
     );
     expect(c).toEqual({
@@ -21,11 +29,28 @@ describe("buildClaims", () => {
       data: "hi",
       sessionExp: now + 120,
     });
-    expect(Object.keys(tokenPayload(c))).toEqual(["permissions", "clientId", "role", "attributes", "data", "sessionExp", "aud", "iat", "exp", "jti"]);
+    expect(Object.keys(tokenPayload(c))).toEqual([
+      "permissions",
+      "clientId",
+      "role",
+      "attributes",
+      "data",
+      "sessionExp",
+      "aud",
+      "iat",
+      "exp",
+      "jti",
+    ]);
   });
 
   it("defaults to 900 s and every room, and applies the role before the key ceiling", () => {
-    expect(buildClaims({}, { nowSec: now, jti: "x" })).toEqual({ aud: "switchboard", iat: now, exp: now + 900, jti: "x", permissions: { "*": ["*"] } });
+    expect(buildClaims({}, { nowSec: now, jti: "x" })).toEqual({
+      aud: "switchboard",
+      iat: now,
+      exp: now + 900,
+      jti: "x",
+      permissions: { "*": ["*"] },
+    });
     const c = buildClaims({ role: "publisher" }, { nowSec: now, jti: "x", ceiling: { "*": ["subscribe", "publish"] } });
     expect(c.permissions).toEqual({ "*": ["subscribe", "publish"] });
   });

@@ -5,15 +5,7 @@
 import { SignJWT } from "jose";
 import { SwitchboardError } from "./errors.js";
 import { CLIENT_ID_MAX, isValidId } from "./names.js";
-import {
-  DEFAULT_PERMISSIONS,
-  Permissions,
-  ROLES,
-  applyRole,
-  cutToCeiling,
-  type PermissionMap,
-  type Role,
-} from "./permissions.js";
+import { DEFAULT_PERMISSIONS, Permissions, ROLES, applyRole, cutToCeiling, type PermissionMap, type Role } from "./permissions.js";
 
 export const TOKEN_AUDIENCE = "switchboard";
 export const TOKEN_ALG = "HS256";
@@ -135,8 +127,7 @@ export function buildClaims(
   if (role !== undefined) claims.role = role;
   if (req.attributes !== undefined) claims.attributes = checkAttributes(req.attributes);
   if (req.data !== undefined) {
-    if (typeof req.data !== "string" || req.data.length > DATA_MAX)
-      throw bad(`data must be a string of at most ${DATA_MAX} characters`);
+    if (typeof req.data !== "string" || req.data.length > DATA_MAX) throw bad(`data must be a string of at most ${DATA_MAX} characters`);
     claims.data = req.data;
   }
   if (req.sessionDurationMinutes !== undefined) {

@@ -36,8 +36,7 @@ export function secondsUntil(expireTime: Date | number, nowSec: number): number 
   const ms = expireTime instanceof Date ? expireTime.getTime() : expireTime;
   if (typeof ms !== "number" || !Number.isFinite(ms))
     throw new SwitchboardError("bad_request", "expireTime must be a Date or epoch milliseconds");
-  if (ms < 1e12)
-    throw new SwitchboardError("bad_request", "expireTime looks like epoch seconds; pass epoch milliseconds or a Date");
+  if (ms < 1e12) throw new SwitchboardError("bad_request", "expireTime looks like epoch seconds; pass epoch milliseconds or a Date");
   const seconds = Math.floor(ms / 1000) - nowSec;
   if (seconds < 1) throw new SwitchboardError("bad_request", "expireTime must be at least a second in the future");
   return seconds;

@@ -123,8 +123,7 @@ export class Switchboard {
     this.historyUrl = options.historyUrl ?? DEFAULT_URLS.historyUrl;
     this.http = new HttpClient(options.apiKey, options.fetch);
     this.pubsub = {
-      publish: (message) =>
-        this.http.json({ method: "POST", base: this.ingestUrl, path: "/api/v1/pub_subs", body: message, auth: "raw" }),
+      publish: (message) => this.http.json({ method: "POST", base: this.ingestUrl, path: "/api/v1/pub_subs", body: message, auth: "raw" }),
     };
     this.sessions = {
       sessionToken: (sessionId, options) => this.sessionToken(sessionId, options),
@@ -194,7 +193,8 @@ export class Switchboard {
   }
 
   async tokens(n: number, sessionId: string, role: SessionRoleName, connectionData?: string, expiration?: number): Promise<string[]> {
-    if (!Number.isInteger(n) || n < 1 || n > 1000) throw new SwitchboardError("bad_request", "tokens(n, …): n must be an integer from 1 to 1000");
+    if (!Number.isInteger(n) || n < 1 || n > 1000)
+      throw new SwitchboardError("bad_request", "tokens(n, …): n must be an integer from 1 to 1000");
     return Promise.all(Array.from({ length: n }, () => this.token(sessionId, role, connectionData, expiration)));
   }
 

@@ -166,20 +166,24 @@ export async function authRoutes(app: FastifyInstance, opts: AuthOptions): Promi
     },
   );
 
-  app.get<{ Params: Static<typeof AppParams> }>("/v1/apps/:app/keys", { schema: { params: AppParams }, preValidation: admin }, async (req) => {
-    const appId = idParam("app id", req.params.app);
-    const { apps, keysKv } = opts.nats.get();
-    if ((await getApp(apps, appId)) === undefined) throw new SwitchboardError("not_found", `app ${appId} does not exist`);
-    const keys: Array<{ keyId: string; createdAt: number; permissions: PermissionMap | null }> = [];
-    for await (const k of await keysKv.keys(`${appId}.*`)) {
-      const e = await keysKv.get(k);
-      if (e === null || e.operation !== "PUT") continue;
-      const r = e.json<KeyRecord>();
-      keys.push({ keyId: r.keyId, createdAt: r.createdAt, permissions: r.permissions ?? null });
-    }
-    keys.sort((a, b) => a.createdAt - b.createdAt);
-    return { keys };
-  });
+  app.get<{ Params: Static<typeof AppParams> }>(
+    "/v1/apps/:app/keys",
+    { schema: { params: AppParams }, preValidation: admin },
+    async (req) => {
+      const appId = idParam("app id", req.params.app);
+      const { apps, keysKv } = opts.nats.get();
+      if ((await getApp(apps, appId)) === undefined) throw new SwitchboardError("not_found", `app ${appId} does not exist`);
+      const keys: Array<{ keyId: string; createdAt: number; permissions: PermissionMap | null }> = [];
+      for await (const k of await keysKv.keys(`${appId}.*`)) {
+        const e = await keysKv.get(k);
+        if (e === null || e.operation !== "PUT") continue;
+        const r = e.json<KeyRecord>();
+        keys.push({ keyId: r.keyId, createdAt: r.createdAt, permissions: r.permissions ?? null });
+      }
+      keys.sort((a, b) => a.createdAt - b.createdAt);
+      return { keys };
+    },
+  );
 
   app.delete<{ Params: Static<typeof KeyParams> }>(
     "/v1/apps/:app/keys/:keyId",

@@ -53,7 +53,9 @@ export const AppPatchBody = Type.Object(
   {
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     limits: Type.Optional(Type.Union([LimitsPatch, Type.Null()], { hint: "must be an object of limits, or null to remove them all" })),
-    retention: Type.Optional(Type.Union([RetentionPatch, Type.Null()], { hint: "must be an object of retention settings, or null to remove them" })),
+    retention: Type.Optional(
+      Type.Union([RetentionPatch, Type.Null()], { hint: "must be an object of retention settings, or null to remove them" }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -106,7 +108,11 @@ export function strictValidator({ schema }: { schema: unknown }): (data: unknown
   return (data) => {
     if (check.Check(data)) return { value: data };
     const first = check.Errors(data).First();
-    return { error: [first === undefined ? { keyword: "typebox", instancePath: "", schemaPath: "", message: "is invalid", params: {} } : explain(first)] };
+    return {
+      error: [
+        first === undefined ? { keyword: "typebox", instancePath: "", schemaPath: "", message: "is invalid", params: {} } : explain(first),
+      ],
+    };
   };
 }
 
@@ -127,7 +133,9 @@ export function patchApp(record: AppRecord, body: AppPatchBody): AppRecord {
   if (body.name !== undefined) next.name = body.name;
   const limits = merge<AppLimits>(record.limits, body.limits);
   if (limits === undefined) delete next.limits;
-  else next.limits = limits.allowedOrigins === undefined ? limits : { ...limits, allowedOrigins: limits.allowedOrigins.map((o) => o.toLowerCase()) };
+  else
+    next.limits =
+      limits.allowedOrigins === undefined ? limits : { ...limits, allowedOrigins: limits.allowedOrigins.map((o) => o.toLowerCase()) };
   const retention = merge<AppRetentionSettings>(record.retention, body.retention);
   if (retention === undefined) delete next.retention;
   else next.retention = retention;

@@ -26,7 +26,9 @@ export function keyOf(req: FastifyRequest): ResolvedKey {
 export function adminAuth(adminToken: string | undefined) {
   return async (req: FastifyRequest): Promise<void> => {
     if (adminToken === undefined)
-      throw new SwitchboardError("unauthorized", "the admin API is disabled: set SWITCHBOARD_ADMIN_TOKEN on the auth service", { status: 403 });
+      throw new SwitchboardError("unauthorized", "the admin API is disabled: set SWITCHBOARD_ADMIN_TOKEN on the auth service", {
+        status: 403,
+      });
     const header = authorizationOf(req);
     const given = header?.startsWith("Bearer ") ? header.slice(7).trim() : undefined;
     if (given === undefined || !constantTimeEqual(given, adminToken))

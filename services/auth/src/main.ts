@@ -42,7 +42,10 @@ runService(SERVICE, async (signal) => {
   const box = new SecretBox(resolveMasterKey(config.SWITCHBOARD_MASTER_KEY, log));
   if (config.SWITCHBOARD_ADMIN_TOKEN === undefined) log.warn("SWITCHBOARD_ADMIN_TOKEN is not set: the admin API is disabled");
   if (config.SWITCHBOARD_TOKEN_BURST < MAX_TOKENS_PER_CALL)
-    log.warn({ burst: config.SWITCHBOARD_TOKEN_BURST }, `SWITCHBOARD_TOKEN_BURST is below ${MAX_TOKENS_PER_CALL}: larger counts are refused`);
+    log.warn(
+      { burst: config.SWITCHBOARD_TOKEN_BURST },
+      `SWITCHBOARD_TOKEN_BURST is below ${MAX_TOKENS_PER_CALL}: larger counts are refused`,
+    );
 
   const nats = startNatsRuntime<AuthDeps>({
     servers: config.NATS_URL,
@@ -51,11 +54,7 @@ runService(SERVICE, async (signal) => {
     signal,
     setup: async (nc) => {
       const js = jetstream(nc);
-      const b = await openBuckets(
-        js,
-        [Buckets.apps, Buckets.keys, Buckets.sessions, Buckets.revocations],
-        config.SWITCHBOARD_REPLICAS,
-      );
+      const b = await openBuckets(js, [Buckets.apps, Buckets.keys, Buckets.sessions, Buckets.revocations], config.SWITCHBOARD_REPLICAS);
       if (devKey !== undefined) await ensureDevKey(devKey, b[Buckets.apps], b[Buckets.keys], box, log);
       const keys = new KeyRegistry(b[Buckets.keys], box, log);
       await keys.start(signal);

@@ -6,14 +6,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Type, type Static } from "@sinclair/typebox";
-import {
-  MAX_EXPIRES_IN,
-  SwitchboardError,
-  isValidId,
-  randomId,
-  sessionRoom,
-  type TokenRequest,
-} from "@switchboard/protocol";
+import { MAX_EXPIRES_IN, SwitchboardError, isValidId, randomId, sessionRoom, type TokenRequest } from "@switchboard/protocol";
 import {
   KvKeys,
   RevocationRegistry,

@@ -12,7 +12,7 @@ describe("node:crypto signer", () => {
     const requests = [
       {},
       { clientId: "alice", role: "moderator", attributes: { team: "blue" }, data: "d", sessionDurationMinutes: 5 },
-      { clientId: 42, permissions: { "chat:*": ["subscribe", "publish"], "news": [] }, expiresIn: 60 },
+      { clientId: 42, permissions: { "chat:*": ["subscribe", "publish"], news: [] }, expiresIn: 60 },
     ];
     for (const [i, req] of requests.entries()) {
       const claims = buildClaims(req, { nowSec: 1_700_000_000, jti: `jti-${i}` });

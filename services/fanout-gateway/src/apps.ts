@@ -23,7 +23,12 @@ const decoder = new TextDecoder();
 const MAX_CACHED_APPS = 10_000;
 
 /** The app's own settings over the gateway's defaults; its allowedOrigins replace the env list's entry. */
-export function resolveLimits(defaults: LimitDefaults, envOrigins: OriginAllowList, appId: string, record: AppRecord | undefined): SocketLimits {
+export function resolveLimits(
+  defaults: LimitDefaults,
+  envOrigins: OriginAllowList,
+  appId: string,
+  record: AppRecord | undefined,
+): SocketLimits {
   const l = validAppLimits(record?.limits);
   return {
     maxRoomsPerSocket: l.maxRoomsPerSocket ?? defaults.maxRoomsPerSocket,
@@ -50,9 +55,7 @@ export class AppLimitsRegistry {
   async start(signal: AbortSignal): Promise<void> {
     // Every change is kept (app records are few and small), so a first read racing a change cannot leave the older
     // record cached: the higher revision wins.
-    await followBucket(this.kv, signal, this.log, "app", (e) =>
-      this.store(e.key, e.revision, e.operation === "PUT" ? e.value : undefined),
-    );
+    await followBucket(this.kv, signal, this.log, "app", (e) => this.store(e.key, e.revision, e.operation === "PUT" ? e.value : undefined));
   }
 
   /** The limits of `appId`, from the cache or read once from KV. Throws when KV cannot be read. */

@@ -7,14 +7,7 @@
  * bound.
  */
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import {
-  Subjects,
-  type ControlCommand,
-  type ControlReply,
-  type Logger,
-  type OccupancyQuery,
-  type OccupancyReply,
-} from "@switchboard/core";
+import { Subjects, type ControlCommand, type ControlReply, type Logger, type OccupancyQuery, type OccupancyReply } from "@switchboard/core";
 
 export interface ControlHandlers {
   /** Acts on a command for this gateway's sockets; undefined when the op is not the gateway's to answer here. */

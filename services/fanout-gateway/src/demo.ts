@@ -22,7 +22,11 @@ const NAME_RE = /^[A-Za-z0-9 _.-]{1,32}$/;
 const MOUNTS: ReadonlyArray<{ prefix: string; dir: string; allow: (file: string) => boolean }> = [
   { prefix: "sdk/client/", dir: join(REPO_ROOT, "libs/client-sdk/dist"), allow: (f) => /^[a-z-]+\.js$/.test(f) },
   // Only the protocol modules that do not import jose (the browser has no bundler).
-  { prefix: "sdk/protocol/", dir: join(REPO_ROOT, "libs/protocol/dist"), allow: (f) => ["errors.js", "names.js", "frames.js", "messages.js"].includes(f) },
+  {
+    prefix: "sdk/protocol/",
+    dir: join(REPO_ROOT, "libs/protocol/dist"),
+    allow: (f) => ["errors.js", "names.js", "frames.js", "messages.js"].includes(f),
+  },
   { prefix: "", dir: join(REPO_ROOT, "libs/client-sdk/demo"), allow: (f) => /^[a-z-]+\.(html|js|css)$/.test(f) },
 ];
 
@@ -68,15 +72,22 @@ function serveFile(res: HttpResponse, path: string): void {
 function demoToken(res: HttpResponse, req: HttpRequest, devKey: SigningKey | undefined): void {
   if (devKey === undefined)
     return send(res, "404 Not Found", {
-      error: { code: "not_found", message: "demo tokens need SWITCHBOARD_DEV_KEY on the gateway (npm start sets it); paste a token instead" },
+      error: {
+        code: "not_found",
+        message: "demo tokens need SWITCHBOARD_DEV_KEY on the gateway (npm start sets it); paste a token instead",
+      },
     });
   // A reverse proxy on the same host would make every caller look local: proxied requests get no demo token.
   const proxied = req.getHeader("x-forwarded-for") !== "" || req.getHeader("forwarded") !== "" || req.getHeader("x-real-ip") !== "";
   if (proxied || !isLoopback(new TextDecoder().decode(res.getRemoteAddressAsText())))
-    return send(res, "403 Forbidden", { error: { code: "unauthorized", message: "demo tokens are only handed to direct loopback callers" } });
+    return send(res, "403 Forbidden", {
+      error: { code: "unauthorized", message: "demo tokens are only handed to direct loopback callers" },
+    });
   const name = (new URLSearchParams(req.getQuery() ?? "").get("name") ?? "").trim();
   if (!NAME_RE.test(name))
-    return send(res, "400 Bad Request", { error: { code: "bad_request", message: "name must be 1-32 characters from A-Z a-z 0-9 space _ . -" } });
+    return send(res, "400 Bad Request", {
+      error: { code: "bad_request", message: "name must be 1-32 characters from A-Z a-z 0-9 space _ . -" },
+    });
   let aborted = false;
   res.onAborted(() => {
     aborted = true;
@@ -91,7 +102,8 @@ function demoToken(res: HttpResponse, req: HttpRequest, devKey: SigningKey | und
       if (!aborted) res.cork(() => send(res, "200 OK", tokenResponse(token, claims)));
     },
     () => {
-      if (!aborted) res.cork(() => send(res, "500 Internal Server Error", { error: { code: "internal", message: "could not sign a demo token" } }));
+      if (!aborted)
+        res.cork(() => send(res, "500 Internal Server Error", { error: { code: "internal", message: "could not sign a demo token" } }));
     },
   );
 }
@@ -108,5 +120,9 @@ function isLoopback(addr: string): boolean {
 }
 
 function send(res: HttpResponse, status: string, body: unknown): void {
-  res.writeStatus(status).writeHeader("content-type", "application/json").writeHeader("cache-control", "no-store").end(JSON.stringify(body));
+  res
+    .writeStatus(status)
+    .writeHeader("content-type", "application/json")
+    .writeHeader("cache-control", "no-store")
+    .end(JSON.stringify(body));
 }

@@ -149,7 +149,15 @@ export class Gateway {
       idleTimeout: o.limits.idleTimeoutS,
       sendPingsAutomatically: true,
       upgrade: (res, req, context) =>
-        this.upgrade(res, req.getQuery("token") ?? "", req.getHeader("origin"), req.getHeader("sec-websocket-key"), req.getHeader("sec-websocket-protocol"), req.getHeader("sec-websocket-extensions"), context),
+        this.upgrade(
+          res,
+          req.getQuery("token") ?? "",
+          req.getHeader("origin"),
+          req.getHeader("sec-websocket-key"),
+          req.getHeader("sec-websocket-protocol"),
+          req.getHeader("sec-websocket-extensions"),
+          context,
+        ),
       open: (ws) => this.open(ws),
       message: (ws, message) => this.message(ws, message),
       close: (ws, code) => this.closed(ws, code),
@@ -246,7 +254,15 @@ export class Gateway {
 
   // ---- socket lifecycle ----
 
-  private upgrade(res: HttpResponse, token: string, origin: string, key: string, protocol: string, extensions: string, context: unknown): void {
+  private upgrade(
+    res: HttpResponse,
+    token: string,
+    origin: string,
+    key: string,
+    protocol: string,
+    extensions: string,
+    context: unknown,
+  ): void {
     let aborted = false;
     res.onAborted(() => {
       aborted = true;
@@ -283,7 +299,11 @@ export class Gateway {
                 res
                   .writeStatus("403 Forbidden")
                   .writeHeader("content-type", "application/json")
-                  .end(JSON.stringify({ error: { code: "unauthorized", message: `origin ${origin.slice(0, 100)} is not on this app's allow-list` } })),
+                  .end(
+                    JSON.stringify({
+                      error: { code: "unauthorized", message: `origin ${origin.slice(0, 100)} is not on this app's allow-list` },
+                    }),
+                  ),
               );
               return;
             }
@@ -472,8 +492,7 @@ export class Gateway {
   }
 
   private require(c: Conn, room: string, cap: "subscribe" | "publish" | "presence" | "history" | "metrics" | "moderate"): void {
-    if (!c.permissions.can(room, cap))
-      throw new SwitchboardError("unauthorized", `your token lacks the ${cap} capability on room ${room}`);
+    if (!c.permissions.can(room, cap)) throw new SwitchboardError("unauthorized", `your token lacks the ${cap} capability on room ${room}`);
   }
 
   private async subscribe(ws: WebSocket<Conn>, c: Conn, req: SubscribeRequest): Promise<Record<string, unknown>> {
@@ -503,7 +522,10 @@ export class Gateway {
         replay = r.messages;
         recovered = r.complete;
       } else if (req.since !== undefined && "last" in req.since) {
-        const page = req.since.last === 0 ? [] : (await this.historyPage(c.appId, { room: req.room, limit: req.since.last, direction: "backwards" })).messages;
+        const page =
+          req.since.last === 0
+            ? []
+            : (await this.historyPage(c.appId, { room: req.room, limit: req.since.last, direction: "backwards" })).messages;
         replay = page.reverse();
         from = replay.length > 0 ? replay[0]!.offset - 1 : await this.lastOffset(deps, c.appId, req.room);
         recovered = true;
@@ -678,7 +700,10 @@ export class Gateway {
   private async occupancy(c: Conn, room: string): Promise<Record<string, unknown>> {
     this.require(c, room, "metrics");
     const { nc } = this.o.nats.get();
-    const [counts, members] = await Promise.all([gatherOccupancy(nc, c.appId, room, this.o.log), this.requirePresence().members(c.appId, room)]);
+    const [counts, members] = await Promise.all([
+      gatherOccupancy(nc, c.appId, room, this.o.log),
+      this.requirePresence().members(c.appId, room),
+    ]);
     return { connections: counts.connections, subscribers: counts.subscribers, presenceMembers: members.length };
   }
 
@@ -799,7 +824,12 @@ export class Gateway {
    * Messages after `after` (and before `before`, when given), oldest first, paged from history up to REPLAY_MAX;
    * `exhausted` is true when history had no more.
    */
-  private async readForwards(app: string, room: string, after: number, before?: number): Promise<{ messages: StoredMessage[]; exhausted: boolean }> {
+  private async readForwards(
+    app: string,
+    room: string,
+    after: number,
+    before?: number,
+  ): Promise<{ messages: StoredMessage[]; exhausted: boolean }> {
     const messages: StoredMessage[] = [];
     const first: Record<string, unknown> = { room, direction: "forwards", limit: 100, after };
     if (before !== undefined) first["before"] = before;
@@ -812,13 +842,17 @@ export class Gateway {
     return { messages, exhausted: next === null };
   }
 
-
   /**
    * Everything after `after` that history holds now. `complete` is false when the resume window is gone: retention
    * drops a room's oldest messages first, so what the client missed is intact exactly when the room's oldest stored
    * message is at or before `after` (offset 0 asks for everything stored).
    */
-  private async replayAfter(deps: GatewayDeps, app: string, room: string, after: number): Promise<{ messages: StoredMessage[]; complete: boolean }> {
+  private async replayAfter(
+    deps: GatewayDeps,
+    app: string,
+    room: string,
+    after: number,
+  ): Promise<{ messages: StoredMessage[]; complete: boolean }> {
     const oldest = after === 0 ? null : await deps.jsm.direct.getMessage(STREAM_ROOMS, { seq: 1, next_by_subj: Subjects.room(app, room) });
     const { messages, exhausted } = await this.readForwards(app, room, after);
     return { messages, complete: exhausted && (after === 0 || (oldest !== null && oldest.seq <= after)) };

@@ -63,7 +63,11 @@ runService(SERVICE, async (signal) => {
     setup: async (nc) => {
       const jsm = await jetstreamManager(nc);
       const js = jetstream(nc);
-      const b = await openBuckets(js, [Buckets.keys, Buckets.revocations, Buckets.presence, Buckets.moderation, Buckets.apps], config.SWITCHBOARD_REPLICAS);
+      const b = await openBuckets(
+        js,
+        [Buckets.keys, Buckets.revocations, Buckets.presence, Buckets.moderation, Buckets.apps],
+        config.SWITCHBOARD_REPLICAS,
+      );
       const keys = new KeyRegistry(b[Buckets.keys], box, log);
       await keys.start(signal);
       const revocations = new RevocationRegistry(b[Buckets.revocations], log);

@@ -12,7 +12,6 @@ import type { NatsConnection, Subscription, Msg } from "@nats-io/transport-node"
 import { Subjects, bodyEvent, encodeBody, messagePushFrame, type Logger } from "@switchboard/core";
 import type { StoredMessage } from "@switchboard/protocol";
 
-
 export const RING_SIZE = 2048;
 
 export interface LiveEntry {

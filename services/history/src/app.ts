@@ -8,7 +8,14 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Type, type Static } from "@sinclair/typebox";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { HISTORY_LIMIT_MAX, SwitchboardError, assertRoom, isValidRoom, type Capability, type EffectivePermissions } from "@switchboard/protocol";
+import {
+  HISTORY_LIMIT_MAX,
+  SwitchboardError,
+  assertRoom,
+  isValidRoom,
+  type Capability,
+  type EffectivePermissions,
+} from "@switchboard/protocol";
 import {
   QUEUE_HISTORY,
   Subjects,
@@ -155,7 +162,16 @@ export function natsQuery(app: string, r: Record<string, unknown>): ReadQuery {
   const limit = r["limit"] === undefined ? DEFAULT_LIMIT : r["limit"];
   if (typeof limit !== "number") throw new SwitchboardError("bad_request", `limit must be an integer from 1 to ${HISTORY_LIMIT_MAX}`);
   const direction: Direction = r["direction"] === "forwards" ? "forwards" : "backwards";
-  const q: ReadQuery = { app, room: r["room"], limit, direction, before: num(r["before"]), after: num(r["after"]), start: num(r["start"]), end: num(r["end"]) };
+  const q: ReadQuery = {
+    app,
+    room: r["room"],
+    limit,
+    direction,
+    before: num(r["before"]),
+    after: num(r["after"]),
+    start: num(r["start"]),
+    end: num(r["end"]),
+  };
   return typeof r["next"] === "string" ? applyCursor(q, r["next"]) : q;
 }
 

@@ -195,7 +195,12 @@ export function createCachedReader(
     }
     void (async () => {
       for await (const s of iter.status()) {
-        if (s.type === "heartbeats_missed" || s.type === "consumer_deleted" || s.type === "consumer_not_found" || s.type === "stream_not_found") {
+        if (
+          s.type === "heartbeats_missed" ||
+          s.type === "consumer_deleted" ||
+          s.type === "consumer_not_found" ||
+          s.type === "stream_not_found"
+        ) {
           drop(r, "failed");
           break;
         }
@@ -396,7 +401,10 @@ export function createCachedReader(
     const rows: number[] = [];
     const page = (next: string | null): Page => {
       const picked = rows.length > q.limit ? rows.slice(0, q.limit) : rows;
-      return withMessagesJson({ messages: picked.map((i) => msgs[i]!), next }, picked.map((i) => json[i]!));
+      return withMessagesJson(
+        { messages: picked.map((i) => msgs[i]!), next },
+        picked.map((i) => json[i]!),
+      );
     };
     if (q.direction === "forwards") {
       for (let i = lowerBound(seqs, lo); i < seqs.length && seqs[i]! <= hi && rows.length < need; i++) if (accept(msgs[i]!)) rows.push(i);

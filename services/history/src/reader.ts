@@ -150,8 +150,7 @@ export function createReader(
     const retention = await retentionOf(q.app);
     if (retention.maxMessagesPerRoom !== undefined)
       await jsm.streams.purge(STREAM_ROOMS, { filter: subject, keep: retention.maxMessagesPerRoom });
-    const start =
-      retention.maxAgeMs === undefined ? q.start : Math.max(q.start ?? 0, Date.now() - retention.maxAgeMs);
+    const start = retention.maxAgeMs === undefined ? q.start : Math.max(q.start ?? 0, Date.now() - retention.maxAgeMs);
     const end = q.end;
     const accept: Accept = (m) => (start === undefined || m.timestamp >= start) && (end === undefined || m.timestamp <= end);
 
@@ -173,7 +172,8 @@ export function createReader(
     if (q.direction === "forwards") {
       const rows = (await collect(q.room, subject, lo, hi, need, accept)) as StoredMessage[];
       const messages = rows.slice(0, q.limit);
-      const next = rows.length > q.limit ? encodeCursor({ ...resolved, after: messages[messages.length - 1]!.offset, before: hi + 1 }) : null;
+      const next =
+        rows.length > q.limit ? encodeCursor({ ...resolved, after: messages[messages.length - 1]!.offset, before: hi + 1 }) : null;
       return { messages, next };
     }
 

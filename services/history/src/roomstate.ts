@@ -40,9 +40,7 @@ export interface RoomState {
   rooms(app: string, prefix: string, maxMessagesPerRoom: number): Promise<ActiveRoom[]>;
 }
 
-
 export function createRoomState(nc: NatsConnection, js: JetStreamClient, jsm: JetStreamManager, log: Logger): RoomState {
-
   function presence(app: string, room: string): Promise<PresenceRecord[]> {
     return readPresence(js, jsm, app, room, log);
   }

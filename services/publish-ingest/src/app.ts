@@ -25,15 +25,7 @@ import {
 import { authorizationOf } from "@switchboard/http";
 import { roomOfScope } from "./livestorm.js";
 import type { RateLimiter } from "./ratelimit.js";
-import {
-  BatchBody,
-  DisconnectBody,
-  MessageParams,
-  PubSubBody,
-  PublishBody,
-  RoomParams,
-  checkBatchItem,
-} from "./schemas.js";
+import { BatchBody, DisconnectBody, MessageParams, PubSubBody, PublishBody, RoomParams, checkBatchItem } from "./schemas.js";
 import { RETRY_AFTER_S, storeMessage, traceparentOf, type StoreContext, type StoreRequest } from "./store.js";
 
 export { STORE_TIMEOUT_MS, storeMessage, type IngestDeps } from "./store.js";
@@ -101,90 +93,90 @@ export async function ingestRoutes(app: FastifyInstance, opts: IngestOptions): P
   );
 
   /** Batch publish: each item validated and stored on its own; results in request order. */
-  app.post<{ Body: BatchBody }>(
-    "/v1/messages",
-    { schema: { body: BatchBody }, bodyLimit: BATCH_BODY_LIMIT },
-    async (req, reply) => {
-      const key = await authorize(opts, req);
-      const traceparent = traceparentOf(req.headers[HEADER_TRACEPARENT]);
-      const items = req.body.messages;
-      const results: ItemResult[] = new Array<ItemResult>(items.length);
-      const valid: Array<{ index: number; store: StoreRequest }> = [];
-      for (let i = 0; i < items.length; i++) {
+  app.post<{ Body: BatchBody }>("/v1/messages", { schema: { body: BatchBody }, bodyLimit: BATCH_BODY_LIMIT }, async (req, reply) => {
+    const key = await authorize(opts, req);
+    const traceparent = traceparentOf(req.headers[HEADER_TRACEPARENT]);
+    const items = req.body.messages;
+    const results: ItemResult[] = new Array<ItemResult>(items.length);
+    const valid: Array<{ index: number; store: StoreRequest }> = [];
+    for (let i = 0; i < items.length; i++) {
+      try {
+        const item = checkBatchItem(items[i], i);
+        let room: string;
+        let dataJson: string;
         try {
-          const item = checkBatchItem(items[i], i);
-          let room: string;
-          let dataJson: string;
-          try {
-            room = assertRoom(item.room);
-            assertCeiling(key, room, "publish");
-          } catch (err) {
-            itemError(i, "room", err);
-          }
-          try {
-            dataJson = encodeData(item.data);
-          } catch (err) {
-            itemError(i, "data", err);
-          }
-          valid.push({
-            index: i,
-            store: { app: key.appId, room, event: item.event, dataJson, clientId: item.clientId, idempotencyKey: item.idempotencyKey, traceparent },
-          });
+          room = assertRoom(item.room);
+          assertCeiling(key, room, "publish");
         } catch (err) {
-          results[i] = { error: errorOf(err) };
+          itemError(i, "room", err);
         }
-      }
-      if (valid.length > 0) {
-        const granted = opts.limiter.take(key.kid, valid.length);
-        for (let v = granted; v < valid.length; v++) {
-          const index = (valid[v] as { index: number }).index;
-          results[index] = { error: { code: "rate_limited", message: `messages[${index}]: over this API key's rate limit; retry it later` } };
+        try {
+          dataJson = encodeData(item.data);
+        } catch (err) {
+          itemError(i, "data", err);
         }
-        let stored = 0;
-        await Promise.all(
-          valid.slice(0, granted).map(async ({ index, store }) => {
-            try {
-              results[index] = await storeMessage(opts, store);
-              stored++;
-            } catch (err) {
-              results[index] = { error: errorOf(err) };
-            }
-          }),
-        );
-        // Nothing could be stored: the batch as a whole is unavailable (per-item outcomes in details).
-        if (stored === 0 && granted > 0)
-          throw new SwitchboardError("unavailable", "JetStream could not store any message of the batch; retry", {
-            retryAfter: RETRY_AFTER_S,
-            details: { results },
-          });
-        if (stored < granted) void reply.header("retry-after", String(RETRY_AFTER_S));
+        valid.push({
+          index: i,
+          store: {
+            app: key.appId,
+            room,
+            event: item.event,
+            dataJson,
+            clientId: item.clientId,
+            idempotencyKey: item.idempotencyKey,
+            traceparent,
+          },
+        });
+      } catch (err) {
+        results[i] = { error: errorOf(err) };
       }
-      return reply.status(201).send({ results });
-    },
-  );
+    }
+    if (valid.length > 0) {
+      const granted = opts.limiter.take(key.kid, valid.length);
+      for (let v = granted; v < valid.length; v++) {
+        const index = (valid[v] as { index: number }).index;
+        results[index] = { error: { code: "rate_limited", message: `messages[${index}]: over this API key's rate limit; retry it later` } };
+      }
+      let stored = 0;
+      await Promise.all(
+        valid.slice(0, granted).map(async ({ index, store }) => {
+          try {
+            results[index] = await storeMessage(opts, store);
+            stored++;
+          } catch (err) {
+            results[index] = { error: errorOf(err) };
+          }
+        }),
+      );
+      // Nothing could be stored: the batch as a whole is unavailable (per-item outcomes in details).
+      if (stored === 0 && granted > 0)
+        throw new SwitchboardError("unavailable", "JetStream could not store any message of the batch; retry", {
+          retryAfter: RETRY_AFTER_S,
+          details: { results },
+        });
+      if (stored < granted) void reply.header("retry-after", String(RETRY_AFTER_S));
+    }
+    return reply.status(201).send({ results });
+  });
 
   /** Livestorm-compatible publish: scope → one room; nesting is done by subscribers listening on all three. */
-  app.post<{ Body: PubSubBody }>(
-    "/api/v1/pub_subs",
-    { schema: { body: PubSubBody }, bodyLimit: SINGLE_BODY_LIMIT },
-    async (req, reply) => {
-      const key = await authorize(opts, req, true);
-      const room = roomOfScope(req.body.scope);
-      assertCeiling(key, room, "publish");
-      const event = req.body.payload.event;
-      const dataJson = encodeData(event.data);
-      opts.limiter.take(key.kid, 1);
-      const result = await storeMessage(opts, {
-        app: key.appId,
-        room,
-        event: event.eventName,
-        dataJson,
-        idempotencyKey: idempotencyKeyOf(req, undefined),
-        traceparent: traceparentOf(req.headers[HEADER_TRACEPARENT]),
-      });
-      return reply.status(201).send(result);
-    },
-  );
+  app.post<{ Body: PubSubBody }>("/api/v1/pub_subs", { schema: { body: PubSubBody }, bodyLimit: SINGLE_BODY_LIMIT }, async (req, reply) => {
+    const key = await authorize(opts, req, true);
+    const room = roomOfScope(req.body.scope);
+    assertCeiling(key, room, "publish");
+    const event = req.body.payload.event;
+    const dataJson = encodeData(event.data);
+    opts.limiter.take(key.kid, 1);
+    const result = await storeMessage(opts, {
+      app: key.appId,
+      room,
+      event: event.eventName,
+      dataJson,
+      idempotencyKey: idempotencyKeyOf(req, undefined),
+      traceparent: traceparentOf(req.headers[HEADER_TRACEPARENT]),
+    });
+    return reply.status(201).send(result);
+  });
 
   app.post<{ Params: RoomParams; Body: DisconnectBody }>(
     "/v1/rooms/:room/disconnect",
@@ -207,17 +199,13 @@ export async function ingestRoutes(app: FastifyInstance, opts: IngestOptions): P
     },
   );
 
-  app.delete<{ Params: MessageParams }>(
-    "/v1/rooms/:room/messages/:id",
-    { schema: { params: MessageParams } },
-    async (req) => {
-      const key = await authorize(opts, req);
-      const room = assertRoom(req.params.room);
-      assertCeiling(key, room, "moderate");
-      const { jsm, nc } = opts.nats.get();
-      const offset = await deleteStoredMessage(jsm, key.appId, room, req.params.id);
-      const affected = await sendControl(nc, key.appId, { op: "delete", room, messageId: messageIdFromOffset(offset), offset }, opts.log);
-      return { affected };
-    },
-  );
+  app.delete<{ Params: MessageParams }>("/v1/rooms/:room/messages/:id", { schema: { params: MessageParams } }, async (req) => {
+    const key = await authorize(opts, req);
+    const room = assertRoom(req.params.room);
+    assertCeiling(key, room, "moderate");
+    const { jsm, nc } = opts.nats.get();
+    const offset = await deleteStoredMessage(jsm, key.appId, room, req.params.id);
+    const affected = await sendControl(nc, key.appId, { op: "delete", room, messageId: messageIdFromOffset(offset), offset }, opts.log);
+    return { affected };
+  });
 }

@@ -13,7 +13,6 @@ export function roomOfScope(scope: PubSubBody["scope"]): string {
   if (scope.event_id === undefined)
     throw new SwitchboardError("bad_request", `body.scope.event_id is required for scope type ${scope.type}`);
   if (scope.type === "event") return assertRoom(`event:${scope.event_id}`);
-  if (scope.session_id === undefined)
-    throw new SwitchboardError("bad_request", "body.scope.session_id is required for scope type session");
+  if (scope.session_id === undefined) throw new SwitchboardError("bad_request", "body.scope.session_id is required for scope type session");
   return assertRoom(`session:${scope.session_id}`);
 }

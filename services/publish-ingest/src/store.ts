@@ -6,14 +6,7 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { SwitchboardError, messageIdFromOffset, type PublishResult } from "@switchboard/protocol";
-import {
-  Subjects,
-  encodeBody,
-  type AckPublisher,
-  type KeyRegistry,
-  type NatsRuntime,
-  type ingestMetrics,
-} from "@switchboard/core";
+import { Subjects, encodeBody, type AckPublisher, type KeyRegistry, type NatsRuntime, type ingestMetrics } from "@switchboard/core";
 
 /** How long a publish waits for the JetStream acknowledgement before answering 503. */
 export const STORE_TIMEOUT_MS = 2000;

@@ -1,0 +1,35 @@
+// ESLint for the whole repository: typescript-eslint's strict, type-aware rules on every TypeScript file.
+// Formatting is Prettier's job (.prettierrc.json); nothing here fights it.
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+export default tseslint.config(
+  { ignores: ["**/node_modules/**", "**/dist/**", "coverage/**", ".data/**"] },
+  js.configs.recommended,
+  ...tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: {
+        // The workspace projects build the sources; tsconfig.test.json type-checks every test and helper.
+        project: [
+          "./libs/*/tsconfig.json",
+          "./services/*/tsconfig.json",
+          "./deploy/*/tsconfig.json",
+          "./bench/tsconfig.json",
+          "./tsconfig.test.json",
+        ],
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    rules: {
+      // Numbers in messages and subjects are the common, safe case; objects and unions still need an explicit String().
+      "@typescript-eslint/restrict-template-expressions": ["error", { allowNumber: true }],
+      // `(x) => doSomething(x)` callbacks are idiomatic; a void value used anywhere else is still an error.
+      "@typescript-eslint/no-confusing-void-expression": ["error", { ignoreArrowShorthand: true }],
+    },
+  },
+  {
+    files: ["**/*.js", "**/*.mjs"],
+    ...tseslint.configs.disableTypeChecked,
+  },
+);
