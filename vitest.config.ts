@@ -4,8 +4,8 @@ export default defineConfig({
   test: {
     include: ["libs/*/src/**/*.test.ts", "services/*/src/**/*.test.ts", "test/**/*.test.ts"],
     exclude: ["**/node_modules/**", "**/dist/**"],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    testTimeout: 90_000,
+    hookTimeout: 180_000,
     // Cross-service tests start real processes; two cores do not run many of them at once well.
     maxWorkers: 2,
     minWorkers: 1,
