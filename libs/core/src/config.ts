@@ -2,6 +2,7 @@
  * Environment configuration, validated once at boot. A bad value is a ConfigError naming the variable; the process
  * runner prints it and exits with code 2 (DESIGN §2).
  */
+import { RETENTION_BOUNDS, RETENTION_DEFAULTS, type Bounds } from "@switchboard/protocol";
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -39,6 +40,11 @@ export function int(def: number, min: number, max: number): Setting<number> {
     if (n < min || n > max) throw new ConfigError(variable, `must be from ${min} to ${max}, got ${n}`);
     return n;
   };
+}
+
+/** An integer within `bounds` (one of libs/protocol limits.ts), `def` when unset. */
+export function bounded(def: number, bounds: Bounds): Setting<number> {
+  return int(def, bounds.min, bounds.max);
 }
 
 export function oneOf<const T extends string>(def: T, values: readonly T[]): Setting<T> {
@@ -127,8 +133,8 @@ export const commonSpec = {
   LOG_LEVEL: oneOf("info", ["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
   SWITCHBOARD_MASTER_KEY: masterKey(),
   SWITCHBOARD_REPLICAS: int(1, 1, 5),
-  SWITCHBOARD_RETENTION_MAX_AGE: duration(24 * 3_600_000, 1000, 365 * 86_400_000),
-  SWITCHBOARD_RETENTION_MAX_MESSAGES: int(10_000, 1, 10_000_000),
+  SWITCHBOARD_RETENTION_MAX_AGE: duration(RETENTION_DEFAULTS.maxAgeMs, RETENTION_BOUNDS.maxAgeMs.min, RETENTION_BOUNDS.maxAgeMs.max),
+  SWITCHBOARD_RETENTION_MAX_MESSAGES: bounded(RETENTION_DEFAULTS.maxMessagesPerRoom, RETENTION_BOUNDS.maxMessagesPerRoom),
   OTEL_EXPORTER_OTLP_ENDPOINT: str(),
 } satisfies Spec;
 

@@ -5,9 +5,10 @@
  */
 
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { JetStreamManager } from "@nats-io/jetstream";
+import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import { SwitchboardError, messageIdFromOffset, offsetFromMessageId } from "@switchboard/protocol";
 import type { Logger } from "./logger.js";
+import { JsApiCode, isJsApiError, isNoResponders } from "./natserrors.js";
 import { STREAM_ROOMS, Subjects } from "./subjects.js";
 
 export type ControlTarget = { clientId: string } | { connectionId: string };
@@ -53,16 +54,18 @@ export const GATHER_MAX_WAIT_MS = 1000;
 /** A gather ends once no further reply came for this long (every gateway answers, zeros included). */
 export const GATHER_STALL_MS = 100;
 
-function isNoResponders(err: unknown): boolean {
-  return err instanceof Error && (err.name === "NoRespondersError" || /no responders/i.test(err.message));
-}
-
 /**
  * Scatter/gather to every gateway: a `requestMany` on `subject` that ends GATHER_STALL_MS after the replies stop
  * (at most GATHER_MAX_WAIT_MS). No gateway running is no reply, not an error; a NATS failure is `unavailable`.
  * A gateway slower than the bound still acts on a command; it is only not counted.
  */
-async function gather<T>(nc: NatsConnection, subject: string, body: unknown, add: (reply: T) => void, log: Logger): Promise<void> {
+async function gather(
+  nc: NatsConnection,
+  subject: string,
+  body: unknown,
+  add: (reply: Partial<Record<string, unknown>>) => void,
+  log: Logger,
+): Promise<void> {
   try {
     const replies = await nc.requestMany(subject, JSON.stringify(body), {
       strategy: "stall",
@@ -72,7 +75,7 @@ async function gather<T>(nc: NatsConnection, subject: string, body: unknown, add
     for await (const m of replies) {
       if (m.data.length === 0) continue; // a status message (no responders)
       try {
-        add(m.json<T>());
+        add(m.json<Partial<Record<string, unknown>>>());
       } catch {
         log.warn({ subject }, "unreadable gateway reply ignored");
       }
@@ -87,12 +90,12 @@ async function gather<T>(nc: NatsConnection, subject: string, body: unknown, add
 /** Sends a command to every gateway of the app; resolves with the summed `affected`. */
 export async function sendControl(nc: NatsConnection, app: string, cmd: ControlCommand, log: Logger): Promise<number> {
   let affected = 0;
-  await gather<Partial<ControlReply>>(
+  await gather(
     nc,
     Subjects.control(app),
     cmd,
-    (r) => {
-      if (typeof r.affected === "number" && Number.isSafeInteger(r.affected)) affected += r.affected;
+    ({ affected: a }: Partial<Record<keyof ControlReply, unknown>>) => {
+      if (typeof a === "number" && Number.isSafeInteger(a)) affected += a;
     },
     log,
   );
@@ -102,13 +105,13 @@ export async function sendControl(nc: NatsConnection, app: string, cmd: ControlC
 /** Connections and subscribers of a room summed over every gateway (0 when none runs). */
 export async function gatherOccupancy(nc: NatsConnection, app: string, room: string, log: Logger): Promise<OccupancyReply> {
   const total: OccupancyReply = { connections: 0, subscribers: 0 };
-  await gather<Partial<OccupancyReply>>(
+  await gather(
     nc,
     Subjects.occupancy(app),
     { room } satisfies OccupancyQuery,
-    (r) => {
-      if (typeof r.connections === "number" && Number.isSafeInteger(r.connections)) total.connections += r.connections;
-      if (typeof r.subscribers === "number" && Number.isSafeInteger(r.subscribers)) total.subscribers += r.subscribers;
+    ({ connections, subscribers }: Partial<Record<keyof OccupancyReply, unknown>>) => {
+      if (typeof connections === "number" && Number.isSafeInteger(connections)) total.connections += connections;
+      if (typeof subscribers === "number" && Number.isSafeInteger(subscribers)) total.subscribers += subscribers;
     },
     log,
   );
@@ -125,19 +128,22 @@ export async function deleteStoredMessage(jsm: JetStreamManager, app: string, ro
     new SwitchboardError("not_found", `message ${JSON.stringify(id)} is not a stored message of room ${JSON.stringify(room)}`);
   const offset = offsetFromMessageId(id);
   if (offset === undefined || messageIdFromOffset(offset) !== id) throw notFound();
-  let stored;
-  try {
-    stored = await jsm.direct.getMessage(STREAM_ROOMS, { seq: offset });
-  } catch (err) {
-    throw new SwitchboardError("unavailable", "JetStream could not read the message; retry", { retryAfter: 1, cause: err });
-  }
+  const stored = await readStored(jsm, offset);
   if (stored === null || stored.subject !== Subjects.room(app, room)) throw notFound();
   try {
     await jsm.streams.deleteMessage(STREAM_ROOMS, offset, false);
   } catch (err) {
-    // Deleted concurrently by another request: the same outcome as not found.
-    if (/no message found|not found/i.test((err as Error).message)) throw notFound();
+    // 10057 is every failed delete; when the message is gone it was deleted concurrently: the same outcome as not found.
+    if (isJsApiError(err, JsApiCode.StreamMsgDeleteFailed) && (await readStored(jsm, offset)) === null) throw notFound();
     throw new SwitchboardError("unavailable", "JetStream could not delete the message; retry", { retryAfter: 1, cause: err });
   }
   return offset;
+}
+
+async function readStored(jsm: JetStreamManager, offset: number): Promise<StoredMsg | null> {
+  try {
+    return await jsm.direct.getMessage(STREAM_ROOMS, { seq: offset });
+  } catch (err) {
+    throw new SwitchboardError("unavailable", "JetStream could not read the message; retry", { retryAfter: 1, cause: err });
+  }
 }

@@ -15,3 +15,4 @@ export * from "./publisher.js";
 export * from "./watch.js";
 export * from "./offsets.js";
 export * from "./ratelimit.js";
+export * from "./natserrors.js";

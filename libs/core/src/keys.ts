@@ -6,7 +6,15 @@
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual, createSecretKey, type KeyObject } from "node:crypto";
 import type { KV } from "@nats-io/kv";
-import { Permissions, SwitchboardError, parseApiKey, type PermissionMap } from "@switchboard/protocol";
+import {
+  Permissions,
+  RETENTION_BOUNDS,
+  SOCKET_LIMIT_BOUNDS,
+  SwitchboardError,
+  parseApiKey,
+  type Bounds,
+  type PermissionMap,
+} from "@switchboard/protocol";
 import type { Logger } from "./logger.js";
 import { KvKeys } from "./subjects.js";
 import { followBucket } from "./watch.js";
@@ -37,22 +45,13 @@ export interface AppLimits {
 
 export type AppNumericLimit = Exclude<keyof AppLimits, "allowedOrigins">;
 
-/** The one place the bounds of app settings live: the admin API's schema and every reader use these. */
-export const APP_LIMIT_BOUNDS: { readonly [K in AppNumericLimit]: { readonly min: number; readonly max: number } } = {
-  maxRoomsPerSocket: { min: 1, max: 10_000 },
-  publishRate: { min: 1, max: 100_000 },
-  publishBurst: { min: 1, max: 100_000 },
-  maxOutboundBytes: { min: 16 * 1024, max: 16 * 1024 * 1024 },
-  maxFrameBytes: { min: 1024, max: 64 * 1024 },
-};
+/** The bounds of an app's numeric limits: those of libs/protocol limits.ts, shared with the gateway's variables. */
+export const APP_LIMIT_BOUNDS: { readonly [K in AppNumericLimit]: Bounds } = SOCKET_LIMIT_BOUNDS;
 export const APP_MAX_ORIGINS = 100;
 /** scheme://host[:port], no path (the form browsers send in the Origin header). */
 export const APP_ORIGIN_PATTERN = "^https?://[^\\s/]+$";
 
-export const APP_RETENTION_BOUNDS: { readonly [K in keyof AppRetentionSettings]-?: { readonly min: number; readonly max: number } } = {
-  maxAgeMs: { min: 1000, max: 365 * 86_400_000 },
-  maxMessagesPerRoom: { min: 1, max: 10_000_000 },
-};
+export const APP_RETENTION_BOUNDS: { readonly [K in keyof AppRetentionSettings]-?: Bounds } = RETENTION_BOUNDS;
 
 const ORIGIN_RE = new RegExp(APP_ORIGIN_PATTERN);
 

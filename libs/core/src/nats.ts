@@ -3,10 +3,20 @@
  * idempotently at boot by every service that uses them, so services can start in any order.
  */
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstreamManager, jetstream, type JetStreamManager, type StreamConfig, type JetStreamClient } from "@nats-io/jetstream";
+import {
+  DiscardPolicy,
+  RetentionPolicy,
+  StorageType,
+  jetstreamManager,
+  jetstream,
+  type JetStreamManager,
+  type StreamConfig,
+  type JetStreamClient,
+} from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { nanos } from "@nats-io/nats-core";
 import type { Logger } from "./logger.js";
+import { isStreamNotFound } from "./natserrors.js";
 import { Buckets, STREAM_ROOMS, Subjects, type BucketName } from "./subjects.js";
 
 export type { NatsConnection } from "@nats-io/transport-node";
@@ -65,9 +75,9 @@ export function roomsStreamConfig(r: RetentionOptions): Partial<StreamConfig> & 
   return {
     name: STREAM_ROOMS,
     subjects: [Subjects.roomsAll],
-    storage: "file" as StreamConfig["storage"],
-    retention: "limits" as StreamConfig["retention"],
-    discard: "old" as StreamConfig["discard"],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
     max_age: nanos(r.maxAgeMs),
     max_msgs_per_subject: r.maxMessagesPerRoom,
     max_msg_size: MAX_STORED_MESSAGE_BYTES,
@@ -86,7 +96,7 @@ export async function ensureRoomsStream(jsm: JetStreamManager, r: RetentionOptio
   try {
     info = await jsm.streams.info(STREAM_ROOMS);
   } catch (err) {
-    if (!/stream not found/i.test((err as Error).message)) throw err;
+    if (!isStreamNotFound(err)) throw err;
     await jsm.streams.add(want);
     log.info({ stream: STREAM_ROOMS }, "created stream");
     return;
@@ -96,7 +106,7 @@ export async function ensureRoomsStream(jsm: JetStreamManager, r: RetentionOptio
     have.max_age !== want.max_age ||
     have.max_msgs_per_subject !== want.max_msgs_per_subject ||
     have.duplicate_window !== want.duplicate_window ||
-    have.allow_direct !== true ||
+    !have.allow_direct ||
     have.republish?.src !== want.republish?.src ||
     have.republish?.dest !== want.republish?.dest;
   if (drift) {

@@ -6,8 +6,6 @@ import { SwitchboardError, type ErrorCode } from "./errors.js";
 import { isValidClientId, isValidEvent, isValidRoom, EVENT_MAX, ROOM_MAX } from "./names.js";
 
 export const WS_PATH = "/v1/ws";
-export const MAX_FRAME_BYTES = 64 * 1024;
-export const MAX_ROOMS_PER_SOCKET = 128;
 export const HISTORY_LIMIT_MAX = 100;
 export const PRESENCE_DATA_MAX = 1000;
 

@@ -3,4 +3,5 @@ export * from "./names.js";
 export * from "./permissions.js";
 export * from "./tokens.js";
 export * from "./frames.js";
+export * from "./limits.js";
 export * from "./messages.js";

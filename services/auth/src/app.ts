@@ -13,13 +13,13 @@ import {
   normalizeClientId,
   randomId,
   type PermissionMap,
-  type TokenRequest,
 } from "@switchboard/protocol";
 import {
   KvKeys,
   RevocationRegistry,
   generateSecret,
   getApp,
+  isWrongLastSequence,
   putApp,
   putKey,
   type AppRecord,
@@ -89,7 +89,7 @@ export async function authRoutes(app: FastifyInstance, opts: AuthOptions): Promi
 
   app.post<{ Body: TokenBody }>("/v1/tokens", { schema: { body: TokenBody }, preValidation: appKey }, async (req, reply) => {
     // buildClaims reads only the claim fields, so the body goes as it is (no object rest on the hot path).
-    return reply.status(201).send(opts.issuer.issue(req.body as TokenRequest, req.body.count, keyOf(req)));
+    return reply.status(201).send(opts.issuer.issue(req.body, req.body.count, keyOf(req)));
   });
 
   app.post<{ Body: Static<typeof RevokeBody> }>(
@@ -97,7 +97,8 @@ export async function authRoutes(app: FastifyInstance, opts: AuthOptions): Promi
     { schema: { body: RevokeBody }, preValidation: appKey },
     async (req) => {
       const { jti, clientId } = req.body;
-      if ((jti === undefined) === (clientId === undefined))
+      const target = jti === undefined ? clientId : jti;
+      if (target === undefined || (jti !== undefined && clientId !== undefined))
         throw new SwitchboardError("bad_request", "body: send exactly one of jti or clientId");
       const { appId } = keyOf(req);
       const now = Math.floor(Date.now() / 1000);
@@ -107,7 +108,7 @@ export async function authRoutes(app: FastifyInstance, opts: AuthOptions): Promi
         await RevocationRegistry.revoke(revocations, KvKeys.revokedJti(appId, jti), entry);
         return { jti, revokedAt: now * 1000 };
       }
-      const id = normalizeClientId(clientId!);
+      const id = normalizeClientId(target);
       await RevocationRegistry.revoke(revocations, KvKeys.revokedClient(appId, id), entry);
       return { clientId: id, revokedAt: now * 1000 };
     },
@@ -145,7 +146,7 @@ export async function authRoutes(app: FastifyInstance, opts: AuthOptions): Promi
           await apps.update(KvKeys.app(appId), JSON.stringify(next), e.revision);
           return appView(next);
         } catch (err) {
-          if ((err as { code?: unknown }).code !== 10071) throw err; // 10071: wrong last sequence (changed meanwhile)
+          if (!isWrongLastSequence(err)) throw err; // the record changed since it was read: read it again
           if (attempt >= 5) throw new SwitchboardError("conflict", `app ${appId} kept changing while being updated; retry`);
         }
       }

@@ -11,7 +11,7 @@ import type { Registry } from "prom-client";
 import {
   CloseCode,
   FrameError,
-  MAX_FRAME_BYTES,
+  SOCKET_LIMIT_DEFAULTS,
   SwitchboardError,
   WS_PATH,
   messageIdFromOffset,
@@ -91,11 +91,7 @@ export interface GatewayLimits {
 }
 
 export const DEFAULT_LIMITS: GatewayLimits = {
-  maxRoomsPerSocket: 128,
-  publishRate: 50,
-  publishBurst: 100,
-  maxOutboundBytes: 1024 * 1024,
-  maxFrameBytes: MAX_FRAME_BYTES,
+  ...SOCKET_LIMIT_DEFAULTS,
   maxBadFrames: 10,
   idleTimeoutS: 60,
 };

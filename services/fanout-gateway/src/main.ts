@@ -6,12 +6,12 @@ import {
   RevocationRegistry,
   STREAM_ROOMS,
   SecretBox,
+  bounded,
   commonSpec,
   createAckPublisher,
   createLogger,
   createRegistry,
   gatewayMetrics,
-  int,
   jetstream,
   jetstreamManager,
   loadConfig,
@@ -22,6 +22,7 @@ import {
   startNatsRuntime,
   verifyMetrics,
 } from "@switchboard/core";
+import { SOCKET_LIMIT_BOUNDS } from "@switchboard/protocol";
 import { AppLimitsRegistry } from "./apps.js";
 import { DEFAULT_LIMITS, Gateway, type GatewayDeps, type GatewayLimits } from "./gateway.js";
 import { originAllowList } from "./origin.js";
@@ -36,10 +37,10 @@ runService(SERVICE, async (signal) => {
   const config = loadConfig({
     ...commonSpec,
     PORT: portSetting(DEFAULT_PORTS.gateway),
-    SWITCHBOARD_MAX_ROOMS_PER_SOCKET: int(DEFAULT_LIMITS.maxRoomsPerSocket, 1, 10_000),
-    SWITCHBOARD_PUBLISH_RATE: int(DEFAULT_LIMITS.publishRate, 1, 100_000),
-    SWITCHBOARD_PUBLISH_BURST: int(DEFAULT_LIMITS.publishBurst, 1, 100_000),
-    SWITCHBOARD_MAX_OUTBOUND_BYTES: int(DEFAULT_LIMITS.maxOutboundBytes, 16 * 1024, 1024 * 1024 * 1024),
+    SWITCHBOARD_MAX_ROOMS_PER_SOCKET: bounded(DEFAULT_LIMITS.maxRoomsPerSocket, SOCKET_LIMIT_BOUNDS.maxRoomsPerSocket),
+    SWITCHBOARD_PUBLISH_RATE: bounded(DEFAULT_LIMITS.publishRate, SOCKET_LIMIT_BOUNDS.publishRate),
+    SWITCHBOARD_PUBLISH_BURST: bounded(DEFAULT_LIMITS.publishBurst, SOCKET_LIMIT_BOUNDS.publishBurst),
+    SWITCHBOARD_MAX_OUTBOUND_BYTES: bounded(DEFAULT_LIMITS.maxOutboundBytes, SOCKET_LIMIT_BOUNDS.maxOutboundBytes),
     SWITCHBOARD_ALLOWED_ORIGINS: originAllowList(),
   });
   const uws = loadUws();

@@ -1,0 +1,60 @@
+/**
+ * The limits of the contract in one place: the socket limits every app gets by default (DESIGN §5) and the history
+ * retention (DESIGN §7), each with the bounds a setting of it must stay within. The gateway's and history's
+ * SWITCHBOARD_* variables (the operator's defaults), the admin API's schema for an app's own `limits` and
+ * `retention`, and the reading of stored app records all take their defaults and bounds from here.
+ */
+
+/**
+ * Largest client frame. uWS's payload limit is per process, so an app may lower it (`limits.maxFrameBytes`) but
+ * never raise it.
+ */
+export const MAX_FRAME_BYTES = 64 * 1024;
+
+/** Per-socket limits, applied by the gateway at upgrade. */
+export interface SocketLimits {
+  maxRoomsPerSocket: number;
+  /** Client publishes per second per socket (token bucket rate); over it a publish is answered `rate_limited`. */
+  publishRate: number;
+  publishBurst: number;
+  /** Outbound buffer past which a socket is closed with 4009. */
+  maxOutboundBytes: number;
+  maxFrameBytes: number;
+}
+
+/** History retention: messages older or beyond the count are not returned. */
+export interface RetentionLimits {
+  maxAgeMs: number;
+  maxMessagesPerRoom: number;
+}
+
+export interface Bounds {
+  readonly min: number;
+  readonly max: number;
+}
+
+export const SOCKET_LIMIT_DEFAULTS: Readonly<SocketLimits> = {
+  maxRoomsPerSocket: 128,
+  publishRate: 50,
+  publishBurst: 100,
+  maxOutboundBytes: 1024 * 1024,
+  maxFrameBytes: MAX_FRAME_BYTES,
+};
+
+export const SOCKET_LIMIT_BOUNDS: { readonly [K in keyof SocketLimits]: Bounds } = {
+  maxRoomsPerSocket: { min: 1, max: 10_000 },
+  publishRate: { min: 1, max: 100_000 },
+  publishBurst: { min: 1, max: 100_000 },
+  maxOutboundBytes: { min: 16 * 1024, max: 16 * 1024 * 1024 },
+  maxFrameBytes: { min: 1024, max: MAX_FRAME_BYTES },
+};
+
+export const RETENTION_DEFAULTS: Readonly<RetentionLimits> = {
+  maxAgeMs: 24 * 3_600_000,
+  maxMessagesPerRoom: 10_000,
+};
+
+export const RETENTION_BOUNDS: { readonly [K in keyof RetentionLimits]: Bounds } = {
+  maxAgeMs: { min: 1000, max: 365 * 86_400_000 },
+  maxMessagesPerRoom: { min: 1, max: 10_000_000 },
+};
