@@ -37,18 +37,6 @@ export interface OccupancyReply {
   subscribers: number;
 }
 
-/**
- * A presence member as stored in the presence bucket under KvKeys.presence(app, room, connectionId); the gateway
- * that holds the socket re-puts it before the bucket TTL (PRESENCE_TTL_MS) runs out, so a dead gateway's members
- * disappear on their own.
- */
-export interface PresenceRecord {
-  clientId: string;
-  connectionId: string;
-  data: unknown;
-  joinedAt: number;
-}
-
 /** Longest wait for the gateways' replies to a scatter/gather. */
 export const GATHER_MAX_WAIT_MS = 1000;
 /** A gather ends once no further reply came for this long (every gateway answers, zeros included). */
@@ -116,6 +104,21 @@ export async function gatherOccupancy(nc: NatsConnection, app: string, room: str
     log,
   );
   return total;
+}
+
+/** Moderation that reaches the gateways over NATS, as HTTP routes use it (a stub stands in for it in route tests). */
+export interface Moderation {
+  /** Sends `cmd` to every gateway of `app` (sendControl); resolves with the summed `affected`. */
+  command(app: string, cmd: ControlCommand): Promise<number>;
+  /** Removes a stored message of a room (deleteStoredMessage); resolves with its offset. */
+  deleteMessage(app: string, room: string, id: string): Promise<number>;
+}
+
+export function natsModeration(nc: NatsConnection, jsm: JetStreamManager, log: Logger): Moderation {
+  return {
+    command: (app, cmd) => sendControl(nc, app, cmd, log),
+    deleteMessage: (app, room, id) => deleteStoredMessage(jsm, app, room, id),
+  };
 }
 
 /**

@@ -1,92 +1,16 @@
 /**
- * Apps and API keys in NATS KV (DESIGN §3). Key secrets are sealed with AES-256-GCM under the master key (the key
- * id is the additional data, so a sealed secret cannot be moved to another key) and never logged.
+ * API keys in the keys bucket (DESIGN §3) under KvKeys.key(appId, keyId), their secrets sealed by SecretBox.
  * `KeyRegistry` is the read side every service uses: a cache filled on first use and kept fresh by a KV watch, so
  * verifying a token or an API key costs no network round trip once a key is known.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual, createSecretKey, type KeyObject } from "node:crypto";
+import { createSecretKey, type KeyObject } from "node:crypto";
 import type { KV } from "@nats-io/kv";
-import {
-  Permissions,
-  RETENTION_BOUNDS,
-  SOCKET_LIMIT_BOUNDS,
-  SwitchboardError,
-  parseApiKey,
-  type Bounds,
-  type PermissionMap,
-} from "@switchboard/protocol";
+import { Permissions, SwitchboardError, parseApiKey, type PermissionMap } from "@switchboard/protocol";
+import { apiKeyOf, constantTimeEqual } from "./authorization.js";
 import type { Logger } from "./logger.js";
+import type { SealedSecret, SecretBox } from "./secretbox.js";
 import { KvKeys } from "./subjects.js";
 import { followBucket } from "./watch.js";
-
-export interface AppRecord {
-  id: string;
-  name: string;
-  createdAt: number;
-  /** Per-app history retention (DESIGN §7); history enforces it where stricter than the stream's. */
-  retention?: AppRetentionSettings;
-  /** Per-app socket limits (DESIGN §5); each one unset falls back to the gateway's SWITCHBOARD_* default. */
-  limits?: AppLimits;
-}
-
-/** Per-app socket limits applied by the gateway at upgrade (DESIGN §5). */
-export interface AppLimits {
-  maxRoomsPerSocket?: number;
-  /** Client publishes per second per socket (token bucket rate). */
-  publishRate?: number;
-  publishBurst?: number;
-  /** Outbound buffer past which a socket is closed with 4009. */
-  maxOutboundBytes?: number;
-  /** Largest client frame; at most 64 KiB (uWS's payload limit is per process, so an app may only go lower). */
-  maxFrameBytes?: number;
-  /** Browser Origins (scheme://host[:port]) allowed to open sockets; replaces SWITCHBOARD_ALLOWED_ORIGINS for the app. */
-  allowedOrigins?: string[];
-}
-
-export type AppNumericLimit = Exclude<keyof AppLimits, "allowedOrigins">;
-
-/** The bounds of an app's numeric limits: those of libs/protocol limits.ts, shared with the gateway's variables. */
-export const APP_LIMIT_BOUNDS: { readonly [K in AppNumericLimit]: Bounds } = SOCKET_LIMIT_BOUNDS;
-export const APP_MAX_ORIGINS = 100;
-/** scheme://host[:port], no path (the form browsers send in the Origin header). */
-export const APP_ORIGIN_PATTERN = "^https?://[^\\s/]+$";
-
-export const APP_RETENTION_BOUNDS: { readonly [K in keyof AppRetentionSettings]-?: Bounds } = RETENTION_BOUNDS;
-
-const ORIGIN_RE = new RegExp(APP_ORIGIN_PATTERN);
-
-/**
- * The valid settings of a stored `limits` (which may have been written by hand): a value out of APP_LIMIT_BOUNDS
- * or of the wrong type is dropped, so the default applies. Origins are lower-cased.
- */
-export function validAppLimits(limits: unknown): AppLimits {
-  const out: AppLimits = {};
-  if (typeof limits !== "object" || limits === null) return out;
-  const l = limits as Record<string, unknown>;
-  for (const k of Object.keys(APP_LIMIT_BOUNDS) as AppNumericLimit[]) {
-    const v = l[k];
-    const b = APP_LIMIT_BOUNDS[k];
-    if (typeof v === "number" && Number.isSafeInteger(v) && v >= b.min && v <= b.max) out[k] = v;
-  }
-  const origins = l["allowedOrigins"];
-  if (Array.isArray(origins) && origins.length <= APP_MAX_ORIGINS && origins.every((o) => typeof o === "string" && ORIGIN_RE.test(o)))
-    out.allowedOrigins = (origins as string[]).map((o) => o.toLowerCase());
-  return out;
-}
-
-export interface AppRetentionSettings {
-  /** Messages older than this are not returned (default: SWITCHBOARD_RETENTION_MAX_AGE, 24 h). */
-  maxAgeMs?: number;
-  /** Messages kept per room (default: SWITCHBOARD_RETENTION_MAX_MESSAGES, 10 000). */
-  maxMessagesPerRoom?: number;
-}
-
-export interface SealedSecret {
-  v: 1;
-  iv: string;
-  tag: string;
-  data: string;
-}
 
 export interface KeyRecord {
   appId: string;
@@ -108,45 +32,15 @@ export interface ResolvedKey {
   ceiling: Permissions | undefined;
 }
 
-/** Used only when SWITCHBOARD_MASTER_KEY is unset; the service logs a warning saying so. */
-export const DEV_MASTER_KEY = createHash("sha256").update("switchboard development master key - not for production").digest();
-
-export class SecretBox {
-  constructor(private readonly masterKey: Buffer) {
-    if (masterKey.length !== 32) throw new Error("master key must be 32 bytes");
-  }
-
-  seal(secret: string, aad: string): SealedSecret {
-    const iv = randomBytes(12);
-    const cipher = createCipheriv("aes-256-gcm", this.masterKey, iv);
-    cipher.setAAD(Buffer.from(aad));
-    const data = Buffer.concat([cipher.update(secret, "utf8"), cipher.final()]);
-    return { v: 1, iv: iv.toString("base64url"), tag: cipher.getAuthTag().toString("base64url"), data: data.toString("base64url") };
-  }
-
-  open(sealed: SealedSecret, aad: string): string {
-    const decipher = createDecipheriv("aes-256-gcm", this.masterKey, Buffer.from(sealed.iv, "base64url"));
-    decipher.setAAD(Buffer.from(aad));
-    decipher.setAuthTag(Buffer.from(sealed.tag, "base64url"));
-    return Buffer.concat([decipher.update(Buffer.from(sealed.data, "base64url")), decipher.final()]).toString("utf8");
-  }
-}
-
-export function resolveMasterKey(configured: Buffer | undefined, log: Logger): Buffer {
-  if (configured !== undefined) return configured;
-  log.warn("SWITCHBOARD_MASTER_KEY is not set: key secrets use the built-in development key; set it in production");
-  return DEV_MASTER_KEY;
-}
-
-/** 32 random bytes, base64url (43 characters). */
-export function generateSecret(): string {
-  return randomBytes(32).toString("base64url");
+/** Authentication of an app API request: what a route needs of KeyRegistry (a stub stands in for it in route tests). */
+export interface ApiKeyAuthenticator {
+  authenticate(header: string | undefined, options?: { allowRaw?: boolean }): Promise<ResolvedKey>;
 }
 
 const decoder = new TextDecoder();
 const NEGATIVE_TTL_MS = 1000;
 
-export class KeyRegistry {
+export class KeyRegistry implements ApiKeyAuthenticator {
   private readonly cache = new Map<string, ResolvedKey>();
   private readonly misses = new Map<string, number>();
   /** Keys seen deleted (KV delete markers), so their tokens are refused as revoked rather than unknown. */
@@ -233,66 +127,53 @@ export class KeyRegistry {
       );
       return undefined;
     }
-    const resolved: ResolvedKey = {
-      appId: record.appId,
-      keyId: record.keyId,
-      kid,
-      secret,
-      hmacKey: createSecretKey(Buffer.from(secret, "utf8")),
-      ceilingMap: record.permissions,
-      ceiling: record.permissions === undefined ? undefined : new Permissions(record.permissions, "key ceiling"),
-    };
+    const resolved = resolveKey({ appId: record.appId, keyId: record.keyId, secret, permissions: record.permissions }, kid);
     this.cache.set(kid, resolved);
     return resolved;
   }
 
-  /**
-   * Authenticates an app API request from its Authorization header: `Basic base64(appId.keyId:secret)`,
-   * `Bearer appId.keyId:secret`, or (Livestorm-compatible) the raw key. Secrets are compared in constant time.
-   */
-  async authenticate(header: string | undefined, options: { allowRaw?: boolean } = {}): Promise<ResolvedKey> {
-    const apiKey = extractApiKey(header, options.allowRaw ?? false);
-    const parsed = apiKey === undefined ? undefined : parseApiKey(apiKey);
-    if (parsed === undefined)
-      throw new SwitchboardError(
-        "unauthorized",
-        "missing or malformed API key: send Authorization: Basic base64(appId.keyId:secret) or Bearer appId.keyId:secret",
-      );
-    const key = await this.get(KvKeys.key(parsed.appId, parsed.keyId));
-    if (key === undefined || !constantTimeEqual(key.secret, parsed.secret))
-      throw new SwitchboardError("unauthorized", "unknown API key or wrong secret");
-    return key;
+  authenticate(header: string | undefined, options: { allowRaw?: boolean } = {}): Promise<ResolvedKey> {
+    return authenticateApiKey(header, options, (kid) => this.get(kid));
   }
 }
 
-function extractApiKey(header: string | undefined, allowRaw: boolean): string | undefined {
-  if (header === undefined) return undefined;
-  const space = header.indexOf(" ");
-  const scheme = space < 0 ? "" : header.slice(0, space).toLowerCase();
-  const value = space < 0 ? header : header.slice(space + 1).trim();
-  if (scheme === "basic") return Buffer.from(value, "base64").toString("utf8");
-  if (scheme === "bearer") return value;
-  return allowRaw && space < 0 ? header.trim() : undefined;
+/** A key ready for use from its fields and plain secret (`kid` defaults to `appId.keyId`). */
+export function resolveKey(
+  k: { appId: string; keyId: string; secret: string; permissions?: PermissionMap | undefined },
+  kid: string = KvKeys.key(k.appId, k.keyId),
+): ResolvedKey {
+  return {
+    appId: k.appId,
+    keyId: k.keyId,
+    kid,
+    secret: k.secret,
+    hmacKey: createSecretKey(Buffer.from(k.secret, "utf8")),
+    ceilingMap: k.permissions,
+    ceiling: k.permissions === undefined ? undefined : new Permissions(k.permissions, "key ceiling"),
+  };
 }
 
-export function constantTimeEqual(a: string, b: string): boolean {
-  const ab = Buffer.from(a, "utf8");
-  const bb = Buffer.from(b, "utf8");
-  if (ab.length !== bb.length) {
-    timingSafeEqual(ab, ab); // keep the timing independent of where the strings differ
-    return false;
-  }
-  return timingSafeEqual(ab, bb);
-}
-
-/** Creates an app record if absent. */
-export async function putApp(kv: KV, app: AppRecord): Promise<void> {
-  await kv.put(KvKeys.app(app.id), JSON.stringify(app));
-}
-
-export async function getApp(kv: KV, appId: string): Promise<AppRecord | undefined> {
-  const e = await kv.get(KvKeys.app(appId));
-  return e === null || e.operation !== "PUT" ? undefined : (JSON.parse(decoder.decode(e.value)) as AppRecord);
+/**
+ * Authenticates an app API request from its Authorization header: `Basic base64(appId.keyId:secret)`,
+ * `Bearer appId.keyId:secret`, or (Livestorm-compatible) the raw key, against the key `lookup` finds for its kid.
+ * Secrets are compared in constant time.
+ */
+export async function authenticateApiKey(
+  header: string | undefined,
+  options: { allowRaw?: boolean },
+  lookup: (kid: string) => Promise<ResolvedKey | undefined>,
+): Promise<ResolvedKey> {
+  const apiKey = apiKeyOf(header, options.allowRaw ?? false);
+  const parsed = apiKey === undefined ? undefined : parseApiKey(apiKey);
+  if (parsed === undefined)
+    throw new SwitchboardError(
+      "unauthorized",
+      "missing or malformed API key: send Authorization: Basic base64(appId.keyId:secret) or Bearer appId.keyId:secret",
+    );
+  const key = await lookup(KvKeys.key(parsed.appId, parsed.keyId));
+  if (key === undefined || !constantTimeEqual(key.secret, parsed.secret))
+    throw new SwitchboardError("unauthorized", "unknown API key or wrong secret");
+  return key;
 }
 
 /** Stores a key with its secret sealed; returns the full `appId.keyId:secret` (to be shown once). */

@@ -1,6 +1,7 @@
 /**
- * Prometheus metrics (DESIGN §9). Every metric name lives here; no label carries a room, client or key, so series
- * stay bounded. Each process has its own registry with the default process metrics.
+ * Prometheus metrics (DESIGN §9): the per-process registry with the default process metrics, and the metrics more
+ * than one service shares (HTTP, token verification). Each service defines its own in its metrics.ts, with the
+ * prefix and buckets from here. No label carries a room, client or key, so series stay bounded.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
@@ -17,7 +18,8 @@ export function createRegistry(service: string): Registry {
   return registry;
 }
 
-const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+/** Latency histogram buckets (seconds) shared by every service, so latencies compare across them. */
+export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 export function httpMetrics(registry: Registry, service: string) {
   return {
@@ -32,62 +34,6 @@ export function httpMetrics(registry: Registry, service: string) {
       help: `HTTP request latency of ${service}, by route`,
       labelNames: ["route"] as const,
       buckets: LATENCY_BUCKETS,
-      registers: [registry],
-    }),
-  };
-}
-
-export function authMetrics(registry: Registry) {
-  return {
-    tokensIssued: new Counter({
-      name: `${PREFIX}auth_tokens_issued_total`,
-      help: "Tokens issued by the auth service",
-      registers: [registry],
-    }),
-  };
-}
-
-export function ingestMetrics(registry: Registry) {
-  return {
-    published: new Counter({
-      name: `${PREFIX}ingest_messages_total`,
-      help: "Messages offered to JetStream by publish-ingest, by result (stored, duplicate, failed)",
-      labelNames: ["result"] as const,
-      registers: [registry],
-    }),
-    storeLatency: new Histogram({
-      name: `${PREFIX}ingest_store_duration_seconds`,
-      help: "Time from JetStream publish to its acknowledgement",
-      buckets: LATENCY_BUCKETS,
-      registers: [registry],
-    }),
-  };
-}
-
-export function historyMetrics(registry: Registry) {
-  return {
-    requests: new Counter({
-      name: `${PREFIX}history_requests_total`,
-      help: "History reads, by source (http, nats) and result (ok, error)",
-      labelNames: ["source", "result"] as const,
-      registers: [registry],
-    }),
-    cacheReads: new Counter({
-      name: `${PREFIX}history_cache_reads_total`,
-      help: "History page reads by how the room cache served them: hit (from memory), cold (no cached room), stale (a removal since the room was loaded), behind (the cache did not catch up in time), retention (the app's count trims the room)",
-      labelNames: ["result"] as const,
-      registers: [registry],
-    }),
-    cacheRooms: new Gauge({ name: `${PREFIX}history_cache_rooms`, help: "Rooms held in the history read cache", registers: [registry] }),
-    cacheBytes: new Gauge({
-      name: `${PREFIX}history_cache_bytes`,
-      help: "Estimated bytes held by the history read cache",
-      registers: [registry],
-    }),
-    cacheEvictions: new Counter({
-      name: `${PREFIX}history_cache_evictions_total`,
-      help: "Rooms dropped from the history read cache, by reason (budget, rooms, stale, failed)",
-      labelNames: ["reason"] as const,
       registers: [registry],
     }),
   };

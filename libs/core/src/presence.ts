@@ -1,12 +1,23 @@
 /**
- * Reading a room's presence members from the presence bucket (the gateway writes them; gateways and history read
- * them). One ephemeral consumer over the room's keys, last value per key, so a room costs one scan however many
+ * Presence members in the presence bucket: the record a gateway writes for each member, and reading a room's
+ * members (gateways and history read them). One ephemeral consumer over the room's keys, last value per key, so a room costs one scan however many
  * gateways hold its members. Works on nats-server 2.9 (single `filter_subject`) and 2.11+.
  */
 import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
-import type { PresenceRecord } from "./control.js";
 import type { Logger } from "./logger.js";
 import { Buckets, KvKeys } from "./subjects.js";
+
+/**
+ * A presence member as stored in the presence bucket under KvKeys.presence(app, room, connectionId); the gateway
+ * that holds the socket re-puts it before the bucket TTL (PRESENCE_TTL_MS) runs out, so a dead gateway's members
+ * disappear on their own.
+ */
+export interface PresenceRecord {
+  clientId: string;
+  connectionId: string;
+  data: unknown;
+  joinedAt: number;
+}
 
 const PRESENCE_STREAM = `KV_${Buckets.presence}`;
 const KV_OPERATION = "KV-Operation";

@@ -19,6 +19,17 @@ export interface NatsRuntime<T> {
   close(): Promise<void>;
 }
 
+/** A runtime that is ready at once with `deps`: for route tests, whose NATS side is stubbed. */
+export function readyRuntime<T>(deps: T): NatsRuntime<T> {
+  return {
+    ready: () => true,
+    get: () => deps,
+    whenReady: () => Promise.resolve(deps),
+    connection: () => undefined,
+    close: () => Promise.resolve(),
+  };
+}
+
 export function startNatsRuntime<T>(opts: {
   servers: string[];
   name: string;

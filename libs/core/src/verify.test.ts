@@ -2,7 +2,8 @@ import { createHmac, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { KV } from "@nats-io/kv";
 import { buildClaims, signToken, type TokenClaims } from "@switchboard/protocol";
-import { KeyRegistry, SecretBox } from "./keys.js";
+import { KeyRegistry } from "./keys.js";
+import { SecretBox } from "./secretbox.js";
 import { createLogger } from "./logger.js";
 import { RevocationRegistry, sessionOf, type Revocation } from "./revocations.js";
 import { KvKeys } from "./subjects.js";
@@ -16,18 +17,19 @@ const key = { appId: "app1", keyId: "key1", secret };
 /** A KV stub: `get` answers from `records` (undefined → null, "DEL" → a delete marker); watch/keys replay `puts`. */
 function stubKv(records: Record<string, Uint8Array | "DEL">, puts: Array<[string, Revocation]> = []): KV {
   const stub = {
-    get: async (k: string) => {
+    get: (k: string) => {
       const v = records[k];
-      if (v === undefined) return null;
-      return v === "DEL" ? { operation: "DEL", value: new Uint8Array() } : { operation: "PUT", value: v };
+      if (v === undefined) return Promise.resolve(null);
+      return Promise.resolve(v === "DEL" ? { operation: "DEL", value: new Uint8Array() } : { operation: "PUT", value: v });
     },
-    watch: async () => ({
-      stop: () => undefined,
-      async *[Symbol.asyncIterator]() {
-        for (const [k, r] of puts) yield { key: k, operation: "PUT", json: () => r };
-      },
-    }),
-    keys: async () => (async function* () {})(),
+    watch: () =>
+      Promise.resolve({
+        stop: () => undefined,
+        *[Symbol.asyncIterator]() {
+          for (const [k, r] of puts) yield { key: k, operation: "PUT", json: () => r };
+        },
+      }),
+    keys: () => Promise.resolve([][Symbol.iterator]()),
   };
   return stub as unknown as KV; // only the members used by KeyRegistry and RevocationRegistry
 }
@@ -60,7 +62,7 @@ describe("verifyToken", () => {
     const good = await signToken(buildClaims({}, { jti: "j2" }), key);
     await verifyToken(good, { keys });
     const header = Buffer.from(JSON.stringify({ alg: "HS512", typ: "JWT", kid: "app1.key1" })).toString("base64url");
-    const input = `${header}.${good.split(".")[1]!}`;
+    const input = `${header}.${good.split(".")[1] ?? ""}`;
     const forged = `${input}.${createHmac("sha512", secret).update(input).digest("base64url")}`;
     expect(await reason(forged, { keys })).toEqual(["algorithm", 4001]);
   });

@@ -1,10 +1,10 @@
 /**
  * auth routes (DESIGN §3): token issuance and revocation for app servers (API key), and the admin API for apps and
- * keys (admin token). Sessions (DESIGN §4) are in sessions.ts.
+ * keys (admin token). Sessions (DESIGN §4) are in sessions.ts; what the app is built from is in deps.ts.
  */
 import type { FastifyInstance } from "fastify";
+import type { Registry } from "prom-client";
 import { Type, type Static } from "@sinclair/typebox";
-import type { KV } from "@nats-io/kv";
 import {
   MAX_EXPIRES_IN,
   Permissions,
@@ -24,34 +24,14 @@ import {
   putKey,
   type AppRecord,
   type KeyRecord,
-  type KeyRegistry,
   type Logger,
-  type NatsConnection,
-  type NatsRuntime,
-  type SecretBox,
 } from "@switchboard/core";
+import { createHttpService } from "@switchboard/http";
 import { AppPatchBody, appView, patchApp, strictValidator } from "./appsettings.js";
 import { adminAuth, appKeyAuth, keyOf } from "./guards.js";
-import type { Issuer } from "./issuer.js";
+import type { AuthOptions } from "./deps.js";
 import { ClientIdSchema, CountSchema, DataSchema, ExpiresInSchema, PermissionsSchema } from "./schemas.js";
 import { sessionRoutes } from "./sessions.js";
-
-export interface AuthDeps {
-  nc: NatsConnection;
-  apps: KV;
-  keysKv: KV;
-  sessions: KV;
-  revocations: KV;
-  keys: KeyRegistry;
-}
-
-export interface AuthOptions {
-  nats: NatsRuntime<AuthDeps>;
-  box: SecretBox;
-  adminToken: string | undefined;
-  issuer: Issuer;
-  log: Logger;
-}
 
 export const TokenBody = Type.Object(
   {
@@ -81,6 +61,16 @@ const KeyParams = Type.Object({ app: Type.String({ minLength: 1, maxLength: 64 }
 function idParam(name: string, value: string): string {
   if (!isValidId(value)) throw new SwitchboardError("bad_request", `${name} must be 1-64 characters from A-Z a-z 0-9 _ -`);
   return value;
+}
+
+/** The auth HTTP app: the shared shell (libs/http) with auth's routes. main.ts listens on it; route tests inject(). */
+export async function buildAuthApp(
+  opts: AuthOptions,
+  http: { service: string; registry: Registry; log: Logger },
+): Promise<FastifyInstance> {
+  const app = createHttpService({ ...http, ready: () => opts.nats.ready() });
+  await app.register(authRoutes, opts);
+  return app;
 }
 
 export async function authRoutes(app: FastifyInstance, opts: AuthOptions): Promise<void> {

@@ -3,7 +3,8 @@
  * per call (a `count` of tokens differ only in `jti`), HS256 signing with node:crypto.
  */
 import { buildClaims, tokenResponse, type TokenRequest, type TokenResponse } from "@switchboard/protocol";
-import type { ResolvedKey, authMetrics } from "@switchboard/core";
+import type { ResolvedKey } from "@switchboard/core";
+import type { AuthMetrics } from "./metrics.js";
 import type { IssuanceLimiter } from "./ratelimit.js";
 import { newJtis, signHs256Batch } from "./sign.js";
 
@@ -16,17 +17,16 @@ export interface Issuer {
   issue(request: TokenRequest, count: number | undefined, key: ResolvedKey): IssueResult;
 }
 
-export function createIssuer(deps: { limiter: IssuanceLimiter; metrics: ReturnType<typeof authMetrics> }): Issuer {
+export function createIssuer(deps: { limiter: IssuanceLimiter; metrics: AuthMetrics }): Issuer {
   return {
     issue(request, count, key) {
       const n = count ?? 1;
       const template = buildClaims(request, { ceiling: key.ceilingMap, jti: "" });
       deps.limiter.take(key.kid, n);
-      const tokens = signHs256Batch(template, newJtis(n), key);
-      const out = new Array<TokenResponse>(n);
-      for (let i = 0; i < n; i++) out[i] = tokenResponse(tokens[i]!, template);
+      const tokens = signHs256Batch(template, newJtis(n), key).map((t) => tokenResponse(t, template));
       deps.metrics.tokensIssued.inc(n);
-      return count === undefined ? out[0]! : { tokens: out };
+      const [first] = tokens;
+      return count === undefined && first !== undefined ? first : { tokens };
     },
   };
 }

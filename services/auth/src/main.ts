@@ -4,7 +4,6 @@ import {
   DEFAULT_PORTS,
   KeyRegistry,
   SecretBox,
-  authMetrics,
   commonSpec,
   createLogger,
   createRegistry,
@@ -19,10 +18,11 @@ import {
   startNatsRuntime,
   str,
 } from "@switchboard/core";
-import { createHttpService } from "@switchboard/http";
-import { authRoutes, type AuthDeps } from "./app.js";
+import { buildAuthApp } from "./app.js";
+import type { AuthDeps } from "./deps.js";
 import { ensureDevKey, parseDevKey } from "./devkey.js";
 import { createIssuer, MAX_TOKENS_PER_CALL } from "./issuer.js";
+import { authMetrics } from "./metrics.js";
 import { IssuanceLimiter } from "./ratelimit.js";
 
 const SERVICE = "auth";
@@ -73,8 +73,10 @@ runService(SERVICE, async (signal) => {
     limiter: new IssuanceLimiter({ rate: config.SWITCHBOARD_TOKEN_RATE, burst: config.SWITCHBOARD_TOKEN_BURST }),
     metrics: authMetrics(registry),
   });
-  const app = createHttpService({ service: SERVICE, log, registry, ready: nats.ready });
-  await app.register(authRoutes, { nats, box, adminToken: config.SWITCHBOARD_ADMIN_TOKEN, issuer, log });
+  const app = await buildAuthApp(
+    { nats, box, adminToken: config.SWITCHBOARD_ADMIN_TOKEN, issuer, log },
+    { service: SERVICE, registry, log },
+  );
   await app.listen({ host: config.HOST, port: config.PORT });
 
   return {

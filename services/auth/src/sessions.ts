@@ -18,7 +18,7 @@ import {
   type NatsRuntime,
 } from "@switchboard/core";
 import type { KV } from "@nats-io/kv";
-import type { AuthDeps } from "./app.js";
+import type { AuthDeps } from "./deps.js";
 import { ClientIdSchema, CountSchema, DataSchema, ExpiresInSchema } from "./schemas.js";
 import { keyOf } from "./guards.js";
 import type { Issuer } from "./issuer.js";

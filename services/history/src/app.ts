@@ -24,9 +24,9 @@ import {
   type Logger,
   type NatsRuntime,
   type RevocationRegistry,
-  type historyMetrics,
 } from "@switchboard/core";
 import { authorizationOf } from "@switchboard/http";
+import type { HistoryMetrics } from "./metrics.js";
 import { pageJson } from "./pagejson.js";
 import { applyCursor, type Direction, type ReadQuery, type Reader } from "./reader.js";
 import type { RetentionPolicy } from "./retention.js";
@@ -42,7 +42,7 @@ export interface HistoryDeps {
 
 export interface HistoryOptions {
   nats: NatsRuntime<HistoryDeps>;
-  metrics: ReturnType<typeof historyMetrics>;
+  metrics: HistoryMetrics;
 }
 
 const RoomParams = Type.Object({ room: Type.String({ minLength: 1, maxLength: 1024 }) });

@@ -25,7 +25,8 @@
  */
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { HISTORY_LIMIT_MAX, type StoredMessage } from "@switchboard/protocol";
-import { STREAM_ROOMS, Subjects, lastOffsetOf, storedMessage, type Logger, type historyMetrics } from "@switchboard/core";
+import { STREAM_ROOMS, Subjects, lastOffsetOf, storedMessage, type Logger } from "@switchboard/core";
+import type { HistoryMetrics } from "./metrics.js";
 import { encodeCursor, type Bounds } from "./cursor.js";
 import { withMessagesJson } from "./pagejson.js";
 import type { AppRetention, Page, ReadQuery, Reader } from "./reader.js";
@@ -41,7 +42,7 @@ const MESSAGE_OVERHEAD_BYTES = 200;
 const CONSUMER_INACTIVE_NS = 30_000_000_000;
 const decoder = new TextDecoder();
 
-type Metrics = ReturnType<typeof historyMetrics>;
+type Metrics = HistoryMetrics;
 type Accept = (m: StoredMessage) => boolean;
 
 interface Room {

@@ -9,7 +9,6 @@ import {
   createLogger,
   createRegistry,
   ensureRoomsStream,
-  historyMetrics,
   int,
   jetstream,
   jetstreamManager,
@@ -23,6 +22,7 @@ import {
 import { createHttpService } from "@switchboard/http";
 import { historyRoutes, serveHistoryRequests, type HistoryDeps } from "./app.js";
 import { createCachedReader } from "./cache.js";
+import { historyMetrics } from "./metrics.js";
 import { createReader } from "./reader.js";
 import { createRetentionPolicy } from "./retention.js";
 import { createRoomState } from "./roomstate.js";

@@ -5,6 +5,7 @@
  * per-key rate (429), store (503).
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { Registry } from "prom-client";
 import {
   SwitchboardError,
   assertRoom,
@@ -13,32 +14,26 @@ import {
   type ErrorCode,
   type PublishResult,
 } from "@switchboard/protocol";
-import {
-  HEADER_TRACEPARENT,
-  MAX_DATA_BYTES,
-  deleteStoredMessage,
-  encodeData,
-  sendControl,
-  type Logger,
-  type ResolvedKey,
-} from "@switchboard/core";
-import { authorizationOf } from "@switchboard/http";
+import { HEADER_TRACEPARENT, MAX_DATA_BYTES, encodeData, type Logger, type ResolvedKey } from "@switchboard/core";
+import { authorizationOf, createHttpService } from "@switchboard/http";
 import { roomOfScope } from "./livestorm.js";
-import type { RateLimiter } from "./ratelimit.js";
-import { BatchBody, DisconnectBody, MessageParams, PubSubBody, PublishBody, RoomParams, checkBatchItem } from "./schemas.js";
-import { RETRY_AFTER_S, storeMessage, traceparentOf, type StoreContext, type StoreRequest } from "./store.js";
-
-export { STORE_TIMEOUT_MS, storeMessage, type IngestDeps } from "./store.js";
+import type { IngestOptions } from "./deps.js";
+import {
+  BatchBody,
+  DisconnectBody,
+  IDEMPOTENCY_KEY_MAX,
+  MessageParams,
+  PubSubBody,
+  PublishBody,
+  RoomParams,
+  checkBatchItem,
+} from "./schemas.js";
+import { RETRY_AFTER_S, storeMessage, traceparentOf, type StoreRequest } from "./store.js";
 
 /** Room of one message plus its envelope and headers. */
 const SINGLE_BODY_LIMIT = MAX_DATA_BYTES + 4096;
 /** A batch body may hold up to 1000 messages; past this size the whole request is 413. */
 export const BATCH_BODY_LIMIT = 16 * 1024 * 1024;
-
-export interface IngestOptions extends StoreContext {
-  limiter: RateLimiter;
-  log: Logger;
-}
 
 type ItemResult = PublishResult | { error: { code: ErrorCode; message: string } };
 
@@ -55,7 +50,7 @@ function assertCeiling(key: ResolvedKey, room: string, cap: Capability): void {
 function idempotencyKeyOf(req: FastifyRequest, fromBody: string | undefined): string | undefined {
   if (fromBody !== undefined) return fromBody;
   const h = req.headers["idempotency-key"];
-  return typeof h === "string" && h.length > 0 && h.length <= 128 ? h : undefined;
+  return typeof h === "string" && h.length > 0 && h.length <= IDEMPOTENCY_KEY_MAX ? h : undefined;
 }
 
 function errorOf(err: unknown): { code: ErrorCode; message: string } {
@@ -68,7 +63,17 @@ function itemError(index: number, field: string, err: unknown): never {
   throw err;
 }
 
-export async function ingestRoutes(app: FastifyInstance, opts: IngestOptions): Promise<void> {
+/** The publish-ingest HTTP app: the shared shell (libs/http) with ingest's routes. main.ts listens on it; route tests inject(). */
+export async function buildIngestApp(
+  opts: IngestOptions,
+  http: { service: string; registry: Registry; log: Logger },
+): Promise<FastifyInstance> {
+  const app = createHttpService({ ...http, ready: () => opts.nats.ready() });
+  await app.register(ingestRoutes, opts);
+  return app;
+}
+
+export function ingestRoutes(app: FastifyInstance, opts: IngestOptions): Promise<void> {
   /** Single publish: the hot path. */
   app.post<{ Params: RoomParams; Body: PublishBody }>(
     "/v1/rooms/:room/messages",
@@ -189,12 +194,9 @@ export async function ingestRoutes(app: FastifyInstance, opts: IngestOptions): P
       if ((clientId === undefined) === (connectionId === undefined))
         throw new SwitchboardError("bad_request", "body: send exactly one of clientId or connectionId");
       const target = clientId !== undefined ? { clientId } : { connectionId: connectionId as string };
-      const affected = await sendControl(
-        opts.nats.get().nc,
-        key.appId,
-        { op: "disconnect", room, ...target, ...(reason !== undefined ? { reason } : {}) },
-        opts.log,
-      );
+      const affected = await opts.nats
+        .get()
+        .moderation.command(key.appId, { op: "disconnect", room, ...target, ...(reason !== undefined ? { reason } : {}) });
       return { affected };
     },
   );
@@ -203,9 +205,10 @@ export async function ingestRoutes(app: FastifyInstance, opts: IngestOptions): P
     const key = await authorize(opts, req);
     const room = assertRoom(req.params.room);
     assertCeiling(key, room, "moderate");
-    const { jsm, nc } = opts.nats.get();
-    const offset = await deleteStoredMessage(jsm, key.appId, room, req.params.id);
-    const affected = await sendControl(nc, key.appId, { op: "delete", room, messageId: messageIdFromOffset(offset), offset }, opts.log);
+    const { moderation } = opts.nats.get();
+    const offset = await moderation.deleteMessage(key.appId, room, req.params.id);
+    const affected = await moderation.command(key.appId, { op: "delete", room, messageId: messageIdFromOffset(offset), offset });
     return { affected };
   });
+  return Promise.resolve();
 }

@@ -10,20 +10,22 @@ import {
   createLogger,
   createRegistry,
   ensureRoomsStream,
-  ingestMetrics,
   int,
   jetstream,
   jetstreamManager,
   loadConfig,
+  natsModeration,
   openBuckets,
   portSetting,
   resolveMasterKey,
   runService,
   startNatsRuntime,
 } from "@switchboard/core";
-import { createHttpService } from "@switchboard/http";
-import { STORE_TIMEOUT_MS, ingestRoutes, type IngestDeps } from "./app.js";
+import { buildIngestApp } from "./app.js";
+import type { IngestDeps } from "./deps.js";
+import { ingestMetrics } from "./metrics.js";
 import { createRateLimiter } from "./ratelimit.js";
+import { STORE_TIMEOUT_MS } from "./store.js";
 
 const SERVICE = "publish-ingest";
 
@@ -64,17 +66,18 @@ runService(SERVICE, async (signal) => {
       await keys.start(signal);
       const publisher = createAckPublisher(nc, { timeoutMs: STORE_TIMEOUT_MS, stream: STREAM_ROOMS });
       signal.addEventListener("abort", () => publisher.close(), { once: true });
-      return { nc, jsm, keys, publisher };
+      return { keys, publisher, moderation: natsModeration(nc, jsm, log) };
     },
   });
 
-  const app = createHttpService({ service: SERVICE, log, registry, ready: nats.ready });
-  await app.register(ingestRoutes, {
-    nats,
-    metrics: ingestMetrics(registry),
-    limiter: createRateLimiter({ rate: config.SWITCHBOARD_INGEST_RATE, burst: config.SWITCHBOARD_INGEST_BURST }),
-    log,
-  });
+  const app = await buildIngestApp(
+    {
+      nats,
+      metrics: ingestMetrics(registry),
+      limiter: createRateLimiter({ rate: config.SWITCHBOARD_INGEST_RATE, burst: config.SWITCHBOARD_INGEST_BURST }),
+    },
+    { service: SERVICE, registry, log },
+  );
   await app.listen({ host: config.HOST, port: config.PORT });
 
   return {

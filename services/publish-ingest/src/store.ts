@@ -3,27 +3,17 @@
  * every failure to store (timeout, no responders, disconnected, no quorum) becomes `unavailable` (503, Retry-After),
  * so no caller can answer 2xx for a message that is not stored. This is the ingest hot path.
  */
-import type { JetStreamManager } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
 import { SwitchboardError, messageIdFromOffset, type PublishResult } from "@switchboard/protocol";
-import { Subjects, encodeBody, type AckPublisher, type KeyRegistry, type NatsRuntime, type ingestMetrics } from "@switchboard/core";
+import { Subjects, encodeBody } from "@switchboard/core";
+import type { IngestOptions } from "./deps.js";
 
 /** How long a publish waits for the JetStream acknowledgement before answering 503. */
 export const STORE_TIMEOUT_MS = 2000;
 /** Seconds a client should wait before retrying after a 503. */
 export const RETRY_AFTER_S = 1;
 
-export interface IngestDeps {
-  nc: NatsConnection;
-  jsm: JetStreamManager;
-  keys: KeyRegistry;
-  publisher: AckPublisher;
-}
-
-export interface StoreContext {
-  nats: NatsRuntime<IngestDeps>;
-  metrics: ReturnType<typeof ingestMetrics>;
-}
+/** What storing needs of the app's options. */
+export type StoreContext = Pick<IngestOptions, "nats" | "metrics">;
 
 export interface StoreRequest {
   app: string;

@@ -1,0 +1,29 @@
+/**
+ * What the auth HTTP app is built from. `AuthDeps` is the NATS side, available once the runtime's setup is done
+ * (main.ts builds it from the buckets; route tests stub it); `AuthOptions` is the rest of the app's wiring. Routes
+ * import these types from here, never from each other.
+ */
+import type { KV } from "@nats-io/kv";
+import type { ApiKeyAuthenticator, Logger, NatsConnection, NatsRuntime, SecretBox } from "@switchboard/core";
+import type { Issuer } from "./issuer.js";
+
+export interface AuthDeps {
+  /** Session close announcements and occupancy gathered from the gateways. */
+  nc: NatsConnection;
+  apps: KV;
+  /** The keys bucket (key records, written by the admin API). */
+  keysKv: KV;
+  sessions: KV;
+  revocations: KV;
+  /** Authenticates app API requests (KeyRegistry). */
+  keys: ApiKeyAuthenticator;
+}
+
+export interface AuthOptions {
+  nats: NatsRuntime<AuthDeps>;
+  box: SecretBox;
+  /** Unset: the admin API answers 403. */
+  adminToken: string | undefined;
+  issuer: Issuer;
+  log: Logger;
+}
