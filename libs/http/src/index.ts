@@ -12,7 +12,7 @@ import Fastify, {
   type FastifyRequest,
 } from "fastify";
 import type { Registry } from "prom-client";
-import { SwitchboardError, type ErrorCode } from "@switchboard/protocol";
+import { SwitchboardError } from "@switchboard/protocol";
 import { httpMetrics, redactUrl, type Logger } from "@switchboard/core";
 
 export interface HttpServiceOptions {
@@ -25,13 +25,14 @@ export interface HttpServiceOptions {
   bodyLimit?: number;
 }
 
-export function errorBody(code: ErrorCode, message: string, details?: unknown): { error: Record<string, unknown> } {
-  return { error: details === undefined ? { code, message } : { code, message, details } };
+/** The contract's error body: `{"error": {"code","message","details?"}}`, always SwitchboardError's own JSON. */
+export function errorBody(err: SwitchboardError): { error: ReturnType<SwitchboardError["toJSON"]> } {
+  return { error: err.toJSON() };
 }
 
 export function sendError(reply: FastifyReply, err: SwitchboardError): FastifyReply {
   if (err.retryAfter !== undefined) void reply.header("retry-after", String(err.retryAfter));
-  return reply.status(err.status).send(errorBody(err.code, err.message, err.details));
+  return reply.status(err.status).send(errorBody(err));
 }
 
 /** Builds the fastify instance with the shared routes and error handling; services register their routes on it. */
@@ -70,7 +71,7 @@ export function createHttpService(opts: HttpServiceOptions): FastifyInstance {
   app.get("/readyz", async (_req, reply) =>
     opts.ready()
       ? { status: "ready" }
-      : reply.status(503).header("retry-after", "1").send(errorBody("unavailable", "not ready: NATS or JetStream is not available yet")),
+      : sendError(reply, new SwitchboardError("unavailable", "not ready: NATS or JetStream is not available yet", { retryAfter: 1 })),
   );
   app.get("/metrics", async (_req, reply) => {
     const text = await opts.registry.metrics();

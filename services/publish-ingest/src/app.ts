@@ -6,14 +6,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Registry } from "prom-client";
-import {
-  SwitchboardError,
-  assertRoom,
-  messageIdFromOffset,
-  type Capability,
-  type ErrorCode,
-  type PublishResult,
-} from "@switchboard/protocol";
+import { SwitchboardError, assertRoom, messageIdFromOffset, type Capability, type PublishResult } from "@switchboard/protocol";
 import { HEADER_TRACEPARENT, MAX_DATA_BYTES, encodeData, type Logger, type ResolvedKey } from "@switchboard/core";
 import { authorizationOf, createHttpService } from "@switchboard/http";
 import { roomOfScope } from "./livestorm.js";
@@ -35,7 +28,7 @@ const SINGLE_BODY_LIMIT = MAX_DATA_BYTES + 4096;
 /** A batch body may hold up to 1000 messages; past this size the whole request is 413. */
 export const BATCH_BODY_LIMIT = 16 * 1024 * 1024;
 
-type ItemResult = PublishResult | { error: { code: ErrorCode; message: string } };
+type ItemResult = PublishResult | { error: ReturnType<SwitchboardError["toJSON"]> };
 
 async function authorize(opts: IngestOptions, req: FastifyRequest, allowRaw = false): Promise<ResolvedKey> {
   return opts.nats.get().keys.authenticate(authorizationOf(req), { allowRaw });
@@ -53,8 +46,9 @@ function idempotencyKeyOf(req: FastifyRequest, fromBody: string | undefined): st
   return typeof h === "string" && h.length > 0 && h.length <= IDEMPOTENCY_KEY_MAX ? h : undefined;
 }
 
-function errorOf(err: unknown): { code: ErrorCode; message: string } {
-  return err instanceof SwitchboardError ? { code: err.code, message: err.message } : { code: "internal", message: "internal error" };
+/** A batch item's error entry: a SwitchboardError as the contract shows it, anything else as `internal`. */
+function errorOf(err: unknown): ItemResult {
+  return { error: (err instanceof SwitchboardError ? err : new SwitchboardError("internal", "internal error")).toJSON() };
 }
 
 /** Re-throws a validation error of batch item `index` with the item's field in front of its message. */
@@ -133,14 +127,16 @@ export function ingestRoutes(app: FastifyInstance, opts: IngestOptions): Promise
           },
         });
       } catch (err) {
-        results[i] = { error: errorOf(err) };
+        results[i] = errorOf(err);
       }
     }
     if (valid.length > 0) {
       const granted = opts.limiter.take(key.kid, valid.length);
       for (let v = granted; v < valid.length; v++) {
         const index = (valid[v] as { index: number }).index;
-        results[index] = { error: { code: "rate_limited", message: `messages[${index}]: over this API key's rate limit; retry it later` } };
+        results[index] = errorOf(
+          new SwitchboardError("rate_limited", `messages[${index}]: over this API key's rate limit; retry it later`),
+        );
       }
       let stored = 0;
       await Promise.all(
@@ -149,7 +145,7 @@ export function ingestRoutes(app: FastifyInstance, opts: IngestOptions): Promise
             results[index] = await storeMessage(opts, store);
             stored++;
           } catch (err) {
-            results[index] = { error: errorOf(err) };
+            results[index] = errorOf(err);
           }
         }),
       );
