@@ -4,11 +4,11 @@
  * and a clean stop on Ctrl-C.
  */
 import { join } from "node:path";
-import { ConfigError, DEFAULT_PORTS, int, loadConfig, str } from "@switchboard/core";
+import { ConfigError, loadConfig } from "@switchboard/core";
+import { launcherSpec } from "./config.js";
 import { loadDevSecrets } from "./devconfig.js";
 import {
   NatsServerNotFoundError,
-  REPO_ROOT,
   findNatsServer,
   freePort,
   startNatsServer,
@@ -27,7 +27,8 @@ const COLORS: Record<ServiceName | "nats", string> = {
   nats: "\x1b[90m",
 };
 const RESET = "\x1b[0m";
-const tty = process.stdout.isTTY === true;
+// Undefined (not false) when stdout is not a terminal, whatever @types/node says.
+const tty = (process.stdout.isTTY as boolean | undefined) === true;
 
 function prefix(name: ServiceName | "nats"): string {
   const label = `[${name}]`.padEnd(17);
@@ -46,7 +47,7 @@ function printLine(name: ServiceName | "nats", line: string): void {
             String(level))
           : String(level);
       const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : "";
-      text = `${lv.padEnd(5)} ${String(msg ?? "")}${extra}`;
+      text = `${lv.padEnd(5)} ${typeof msg === "string" ? msg : ""}${extra}`;
     } catch {
       // not JSON after all
     }
@@ -55,15 +56,7 @@ function printLine(name: ServiceName | "nats", line: string): void {
 }
 
 async function main(): Promise<void> {
-  const config = loadConfig({
-    NATS_URL: str(),
-    SWITCHBOARD_GATEWAY_PORT: int(DEFAULT_PORTS.gateway, 1, 65535),
-    SWITCHBOARD_AUTH_PORT: int(DEFAULT_PORTS.auth, 1, 65535),
-    SWITCHBOARD_INGEST_PORT: int(DEFAULT_PORTS.ingest, 1, 65535),
-    SWITCHBOARD_HISTORY_PORT: int(DEFAULT_PORTS.history, 1, 65535),
-    LOG_LEVEL: str("info"),
-    SWITCHBOARD_DATA_DIR: str(join(REPO_ROOT, ".data")),
-  });
+  const config = loadConfig(launcherSpec);
   const dataDir = config.SWITCHBOARD_DATA_DIR;
 
   let nats: NatsServerHandle | undefined;

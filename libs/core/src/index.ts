@@ -1,4 +1,5 @@
 export * from "./config.js";
+export * from "./settings.js";
 export * from "./subjects.js";
 export * from "./nats.js";
 export * from "./logger.js";

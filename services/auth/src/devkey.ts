@@ -1,15 +1,6 @@
 /** Ensures the dev app and key named by SWITCHBOARD_DEV_KEY (`appId.keyId:secret`) exist, so `npm start` works at once. */
 import type { KV } from "@nats-io/kv";
-import { parseApiKey } from "@switchboard/protocol";
-import { ConfigError, KvKeys, getApp, putApp, putKey, type Logger, type SecretBox, type KeyRecord } from "@switchboard/core";
-
-export function parseDevKey(value: string | undefined): { appId: string; keyId: string; secret: string } | undefined {
-  if (value === undefined) return undefined;
-  const parsed = parseApiKey(value);
-  if (parsed === undefined) throw new ConfigError("SWITCHBOARD_DEV_KEY", "expected appId.keyId:secret (ids from A-Z a-z 0-9 _ -)");
-  if (parsed.secret.length < 32) throw new ConfigError("SWITCHBOARD_DEV_KEY", "the secret must be at least 32 characters");
-  return parsed;
-}
+import { KvKeys, getApp, putApp, putKey, type Logger, type SecretBox, type KeyRecord } from "@switchboard/core";
 
 export async function ensureDevKey(
   dev: { appId: string; keyId: string; secret: string },

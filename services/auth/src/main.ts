@@ -1,26 +1,22 @@
 /** auth process wiring: config → logger/metrics → NATS runtime (buckets, dev key) → HTTP → run until SIGTERM. */
 import {
   Buckets,
-  DEFAULT_PORTS,
   KeyRegistry,
   SecretBox,
-  commonSpec,
   createLogger,
   createRegistry,
-  int,
   jetstream,
   loadConfig,
   openBuckets,
-  portSetting,
   resolveMasterKey,
   runService,
-  secretToken,
   startNatsRuntime,
-  str,
+  warnUnknownSettings,
 } from "@switchboard/core";
 import { buildAuthApp } from "./app.js";
 import type { AuthDeps } from "./deps.js";
-import { ensureDevKey, parseDevKey } from "./devkey.js";
+import { authSpec } from "./config.js";
+import { ensureDevKey } from "./devkey.js";
 import { createIssuer, MAX_TOKENS_PER_CALL } from "./issuer.js";
 import { authMetrics } from "./metrics.js";
 import { IssuanceLimiter } from "./ratelimit.js";
@@ -28,16 +24,10 @@ import { IssuanceLimiter } from "./ratelimit.js";
 const SERVICE = "auth";
 
 runService(SERVICE, async (signal) => {
-  const config = loadConfig({
-    ...commonSpec,
-    PORT: portSetting(DEFAULT_PORTS.auth),
-    SWITCHBOARD_ADMIN_TOKEN: secretToken(16),
-    SWITCHBOARD_DEV_KEY: str(),
-    SWITCHBOARD_TOKEN_RATE: int(1000, 1, 10_000_000),
-    SWITCHBOARD_TOKEN_BURST: int(5000, 1, 10_000_000),
-  });
-  const devKey = parseDevKey(config.SWITCHBOARD_DEV_KEY);
+  const config = loadConfig(authSpec);
+  const devKey = config.SWITCHBOARD_DEV_KEY;
   const log = createLogger(SERVICE, config.LOG_LEVEL);
+  warnUnknownSettings(log);
   const registry = createRegistry(SERVICE);
   const box = new SecretBox(resolveMasterKey(config.SWITCHBOARD_MASTER_KEY, log));
   if (config.SWITCHBOARD_ADMIN_TOKEN === undefined) log.warn("SWITCHBOARD_ADMIN_TOKEN is not set: the admin API is disabled");

@@ -10,7 +10,9 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { dirname, extname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { buildClaims, parseApiKey, signToken, tokenResponse, type SigningKey } from "@switchboard/protocol";
+import { buildClaims, signToken, tokenResponse, type SigningKey } from "@switchboard/protocol";
+import { loadConfig } from "@switchboard/core";
+import { gatewaySpec } from "./config.js";
 import type { HttpRequest, HttpResponse, TemplatedApp } from "./uws.js";
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -36,8 +38,8 @@ const TYPES: Record<string, string> = {
   ".css": "text/css; charset=utf-8",
 };
 
-export function registerDemo(app: TemplatedApp, env: NodeJS.ProcessEnv = process.env): void {
-  const devKey = env["SWITCHBOARD_DEV_KEY"] === undefined ? undefined : parseApiKey(env["SWITCHBOARD_DEV_KEY"]);
+export function registerDemo(app: TemplatedApp): void {
+  const devKey = loadConfig({ SWITCHBOARD_DEV_KEY: gatewaySpec.SWITCHBOARD_DEV_KEY }).SWITCHBOARD_DEV_KEY;
   app.get("/demo", (res) => {
     res.writeStatus("301 Moved Permanently").writeHeader("location", "/demo/").end();
   });

@@ -1,13 +1,10 @@
 /** fanout-gateway process wiring: config → uWS (native or refuse) → NATS runtime → sockets, until SIGTERM. */
 import {
   Buckets,
-  DEFAULT_PORTS,
   KeyRegistry,
   RevocationRegistry,
   STREAM_ROOMS,
   SecretBox,
-  bounded,
-  commonSpec,
   createAckPublisher,
   createLogger,
   createRegistry,
@@ -16,16 +13,15 @@ import {
   jetstreamManager,
   loadConfig,
   openBuckets,
-  portSetting,
   resolveMasterKey,
   runService,
   startNatsRuntime,
+  warnUnknownSettings,
   verifyMetrics,
 } from "@switchboard/core";
-import { SOCKET_LIMIT_BOUNDS } from "@switchboard/protocol";
 import { AppLimitsRegistry } from "./apps.js";
 import { DEFAULT_LIMITS, Gateway, type GatewayDeps, type GatewayLimits } from "./gateway.js";
-import { originAllowList } from "./origin.js";
+import { gatewaySpec } from "./config.js";
 import { MuteRegistry } from "./mutes.js";
 import { loadUws } from "./uws.js";
 
@@ -34,17 +30,10 @@ const SERVICE = "fanout-gateway";
 const PUBLISH_TIMEOUT_MS = 2000;
 
 runService(SERVICE, async (signal) => {
-  const config = loadConfig({
-    ...commonSpec,
-    PORT: portSetting(DEFAULT_PORTS.gateway),
-    SWITCHBOARD_MAX_ROOMS_PER_SOCKET: bounded(DEFAULT_LIMITS.maxRoomsPerSocket, SOCKET_LIMIT_BOUNDS.maxRoomsPerSocket),
-    SWITCHBOARD_PUBLISH_RATE: bounded(DEFAULT_LIMITS.publishRate, SOCKET_LIMIT_BOUNDS.publishRate),
-    SWITCHBOARD_PUBLISH_BURST: bounded(DEFAULT_LIMITS.publishBurst, SOCKET_LIMIT_BOUNDS.publishBurst),
-    SWITCHBOARD_MAX_OUTBOUND_BYTES: bounded(DEFAULT_LIMITS.maxOutboundBytes, SOCKET_LIMIT_BOUNDS.maxOutboundBytes),
-    SWITCHBOARD_ALLOWED_ORIGINS: originAllowList(),
-  });
+  const config = loadConfig(gatewaySpec);
   const uws = loadUws();
   const log = createLogger(SERVICE, config.LOG_LEVEL);
+  warnUnknownSettings(log);
   const registry = createRegistry(SERVICE);
   const box = new SecretBox(resolveMasterKey(config.SWITCHBOARD_MASTER_KEY, log));
   // The defaults for apps without their own `limits` in their app record.

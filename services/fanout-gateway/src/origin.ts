@@ -6,7 +6,7 @@
  * device client, which could send any Origin it liked) is accepted.
  */
 import { isValidId } from "@switchboard/protocol";
-import { ConfigError, type Setting } from "@switchboard/core";
+import { ConfigError, setting, type Setting } from "@switchboard/core";
 
 export type OriginAllowList = ReadonlyMap<string, ReadonlySet<string>>;
 
@@ -31,7 +31,10 @@ export function parseOriginAllowList(text: string, variable = "SWITCHBOARD_ALLOW
 }
 
 export function originAllowList(): Setting<OriginAllowList> {
-  return (env, variable) => parseOriginAllowList(env[variable] ?? "", variable);
+  return setting((env, variable) => parseOriginAllowList(env[variable] ?? "", variable), {
+    default: "unset: any Origin",
+    accepts: "app=origin[,origin…] entries separated by ;, each origin scheme://host[:port]",
+  });
 }
 
 /** Whether a socket of `app` may connect from `origin` (the header, "" when absent). */

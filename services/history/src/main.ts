@@ -1,27 +1,25 @@
 /** history process wiring: config → logger/metrics → NATS runtime (stream, buckets, request endpoint) → HTTP. */
 import {
   Buckets,
-  DEFAULT_PORTS,
   KeyRegistry,
   RevocationRegistry,
   SecretBox,
-  commonSpec,
   createLogger,
   createRegistry,
   ensureRoomsStream,
-  int,
   jetstream,
   jetstreamManager,
   loadConfig,
   openBuckets,
-  portSetting,
   resolveMasterKey,
   runService,
   startNatsRuntime,
+  warnUnknownSettings,
 } from "@switchboard/core";
 import { createHttpService } from "@switchboard/http";
 import { historyRoutes, serveHistoryRequests, type HistoryDeps } from "./app.js";
 import { createCachedReader } from "./cache.js";
+import { historySpec } from "./config.js";
 import { historyMetrics } from "./metrics.js";
 import { createReader } from "./reader.js";
 import { createRetentionPolicy } from "./retention.js";
@@ -30,13 +28,9 @@ import { createRoomState } from "./roomstate.js";
 const SERVICE = "history";
 
 runService(SERVICE, async (signal) => {
-  const config = loadConfig({
-    ...commonSpec,
-    PORT: portSetting(DEFAULT_PORTS.history),
-    // Estimated bytes of hot rooms held in memory (cache.ts); 0 turns the cache off.
-    SWITCHBOARD_HISTORY_CACHE_BYTES: int(256 * 1024 * 1024, 0, 64 * 1024 * 1024 * 1024),
-  });
+  const config = loadConfig(historySpec);
   const log = createLogger(SERVICE, config.LOG_LEVEL);
+  warnUnknownSettings(log);
   const registry = createRegistry(SERVICE);
   const metrics = historyMetrics(registry);
   const box = new SecretBox(resolveMasterKey(config.SWITCHBOARD_MASTER_KEY, log));

@@ -1,27 +1,25 @@
 /** publish-ingest process wiring: config → logger/metrics → NATS runtime → HTTP → run until SIGTERM. */
 import {
   Buckets,
-  DEFAULT_PORTS,
   KeyRegistry,
   STREAM_ROOMS,
   SecretBox,
-  commonSpec,
   createAckPublisher,
   createLogger,
   createRegistry,
   ensureRoomsStream,
-  int,
   jetstream,
   jetstreamManager,
   loadConfig,
   natsModeration,
   openBuckets,
-  portSetting,
   resolveMasterKey,
   runService,
   startNatsRuntime,
+  warnUnknownSettings,
 } from "@switchboard/core";
 import { buildIngestApp } from "./app.js";
+import { ingestSpec } from "./config.js";
 import type { IngestDeps } from "./deps.js";
 import { ingestMetrics } from "./metrics.js";
 import { createRateLimiter } from "./ratelimit.js";
@@ -29,18 +27,10 @@ import { STORE_TIMEOUT_MS } from "./store.js";
 
 const SERVICE = "publish-ingest";
 
-/** Per-API-key publish limit: messages per second (0 = no limit) and burst. */
-export const DEFAULT_INGEST_RATE = 10_000;
-export const DEFAULT_INGEST_BURST = 20_000;
-
 runService(SERVICE, async (signal) => {
-  const config = loadConfig({
-    ...commonSpec,
-    PORT: portSetting(DEFAULT_PORTS.ingest),
-    SWITCHBOARD_INGEST_RATE: int(DEFAULT_INGEST_RATE, 0, 10_000_000),
-    SWITCHBOARD_INGEST_BURST: int(DEFAULT_INGEST_BURST, 1, 10_000_000),
-  });
+  const config = loadConfig(ingestSpec);
   const log = createLogger(SERVICE, config.LOG_LEVEL);
+  warnUnknownSettings(log);
   const registry = createRegistry(SERVICE);
   const box = new SecretBox(resolveMasterKey(config.SWITCHBOARD_MASTER_KEY, log));
 
