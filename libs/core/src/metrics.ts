@@ -1,7 +1,8 @@
 /**
  * Prometheus metrics (DESIGN §9): the per-process registry with the default process metrics, and the metrics more
  * than one service shares (HTTP, token verification). Each service defines its own in its metrics.ts, with the
- * prefix and buckets from here. No label carries a room, client or key, so series stay bounded.
+ * prefix and buckets from here (gatewayMetrics is still here until the gateway's restructure moves it). No label
+ * carries a room, client or key, so series stay bounded.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 

@@ -6,9 +6,11 @@
  * device client, which could send any Origin it liked) is accepted.
  */
 import { isValidId } from "@switchboard/protocol";
-import { ConfigError, setting, type Setting } from "@switchboard/core";
+import { APP_ORIGIN_PATTERN, ConfigError, setting, type Setting } from "@switchboard/core";
 
 export type OriginAllowList = ReadonlyMap<string, ReadonlySet<string>>;
+
+const ORIGIN_RE = new RegExp(APP_ORIGIN_PATTERN);
 
 export function parseOriginAllowList(text: string, variable = "SWITCHBOARD_ALLOWED_ORIGINS"): OriginAllowList {
   const out = new Map<string, Set<string>>();
@@ -21,7 +23,7 @@ export function parseOriginAllowList(text: string, variable = "SWITCHBOARD_ALLOW
     const set = out.get(app) ?? new Set<string>();
     for (const o of entry.slice(eq + 1).split(",")) {
       const origin = o.trim();
-      if (!/^https?:\/\/[^\s/]+$/.test(origin))
+      if (!ORIGIN_RE.test(origin))
         throw new ConfigError(variable, `origin ${JSON.stringify(origin)} of app ${app} must be scheme://host[:port] with no path`);
       set.add(origin.toLowerCase());
     }
