@@ -3,12 +3,12 @@
  * a message end to end with the printed key, and a clean stop on Ctrl-C (SIGINT); a one-line error and exit 1
  * when no nats-server can be found.
  */
-import { spawn } from "node:child_process";
+
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { REPO_ROOT, freePort } from "@switchboard/dev";
+import { REPO_ROOT, freePort, spawnTied } from "@switchboard/dev";
 
 const LAUNCHER = join(REPO_ROOT, "deploy", "dev", "dist", "main.js");
 const dataDir = mkdtempSync(join(tmpdir(), "sb-launcher-"));
@@ -17,9 +17,8 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 function run(env: Record<string, string>) {
   const { NATS_URL: _ignored, SWITCHBOARD_DEV_KEY: _k, SWITCHBOARD_MASTER_KEY: _m, SWITCHBOARD_ADMIN_TOKEN: _a, ...base } = process.env;
-  const proc = spawn(process.execPath, [LAUNCHER], {
+  const proc = spawnTied(process.execPath, [LAUNCHER], {
     env: { ...base, SWITCHBOARD_DATA_DIR: dataDir, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
   let err = "";

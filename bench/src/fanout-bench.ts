@@ -11,14 +11,13 @@
  * Clients and publisher share this process, so on a small machine the clients are part of what is measured; the
  * baseline has the same handicap, which is why it runs in the same run.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
 import { signToken } from "@switchboard/protocol";
 import { Subjects, connectNats, createLogger, encodeBody, jetstream, messagePushFrame, type NatsConnection } from "@switchboard/core";
-import { REPO_ROOT, ephemeralEnv, startNatsServer, startService, waitReady, type ServiceHandle } from "@switchboard/dev";
+import { REPO_ROOT, ephemeralEnv, spawnTied, startNatsServer, startService, waitReady, type ServiceHandle } from "@switchboard/dev";
 
 const APP = "bench";
 const ROOM = "fanout";
@@ -172,7 +171,7 @@ async function main(): Promise<void> {
   const nats = await startNatsServer();
   const { env, devKey } = ephemeralEnv(nats.url, APP);
   const services: ServiceHandle[] = [];
-  let bare: ChildProcess | undefined;
+  let bare: ReturnType<typeof spawnTied> | undefined;
   const nc = await connectNats({ servers: [nats.url], name: "bench", log: createLogger("bench", "silent") }, new AbortController().signal);
   const results: Array<{ server: string } & Phase> = [];
   try {
@@ -212,7 +211,8 @@ async function main(): Promise<void> {
     gw.close();
 
     // Bare uWS: the same sockets and messages, the live subject straight onto one topic.
-    bare = spawn(process.execPath, [fileURLToPath(import.meta.url), "--bare", nats.url], { stdio: ["ignore", "pipe", "inherit"] });
+    bare = spawnTied(process.execPath, [fileURLToPath(import.meta.url), "--bare", nats.url]);
+    bare.stderr.pipe(process.stderr);
     const port = await new Promise<number>((resolve, reject) => {
       bare!.stdout!.on("data", (d: Buffer) => {
         const m = /port (\d+)/.exec(d.toString());

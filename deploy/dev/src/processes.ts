@@ -2,7 +2,16 @@
  * Child processes for the dev launcher and the tests: an embedded nats-server with JetStream (temporary or
  * persistent store, free port) and Switchboard services started from their built entry files.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import {
+  spawn,
+  type ChildProcess,
+  type ChildProcessByStdio,
+  type SpawnOptions,
+  type SpawnOptionsWithStdioTuple,
+  type StdioNull,
+  type StdioPipe,
+} from "node:child_process";
+import type { Readable } from "node:stream";
 import { accessSync, constants, mkdtempSync, rmSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -36,6 +45,24 @@ export function findNatsServer(env: NodeJS.ProcessEnv = process.env): string {
   throw new NatsServerNotFoundError(
     "no nats-server found: install it (Debian/Ubuntu: apt-get install nats-server), set NATS_SERVER_BIN to its path, or set NATS_URL to a running NATS with JetStream",
   );
+}
+
+/**
+ * Spawns `command` so that it dies with this process. Tests and the launcher start nats-servers and services as
+ * children; when the parent is killed outright (a test runner hitting its timeout, SIGKILL), nothing it could run
+ * stops them, and left-over servers kept loading the machine for hours. util-linux's `setpriv --pdeathsig` (Debian:
+ * always installed) asks the kernel to SIGKILL the child when its parent dies, then execs the command in place: the
+ * pid, signals and exit codes are the command's own. Without setpriv the command is spawned as it is.
+ */
+const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => isExecutable(p));
+
+export function spawnTied(
+  command: string,
+  args: readonly string[],
+  options: Omit<SpawnOptions, "stdio"> = {},
+): ChildProcessByStdio<null, Readable, Readable> {
+  const opts: SpawnOptionsWithStdioTuple<StdioNull, StdioPipe, StdioPipe> = { ...options, stdio: ["ignore", "pipe", "pipe"] };
+  return SETPRIV === undefined ? spawn(command, args, opts) : spawn(SETPRIV, ["--pdeathsig", "SIGKILL", "--", command, ...args], opts);
 }
 
 function isExecutable(path: string): boolean {
@@ -91,7 +118,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
 
   const start = () =>
     new Promise<void>((res, rej) => {
-      proc = spawn(bin, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir], { stdio: ["ignore", "pipe", "pipe"] });
+      proc = spawnTied(bin, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir]);
       let seen = "";
       const timer = setTimeout(() => rej(new Error(`nats-server did not become ready in 30 s:\n${seen.slice(-2000)}`)), 30_000);
       const onData = (chunk: Buffer) => {
@@ -113,7 +140,10 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
 
   const waitExit = (signal: NodeJS.Signals) =>
     new Promise<void>((res) => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return res();
+      if (proc.exitCode !== null || proc.signalCode !== null) {
+        res();
+        return;
+      }
       proc.once("exit", () => res());
       proc.kill(signal);
     });
@@ -164,9 +194,8 @@ export function serviceEntry(name: ServiceName): string {
 /** Starts a built service as a child process (node services/<name>/dist/main.js). */
 export async function startService(name: ServiceName, opts: ServiceOptions = {}): Promise<ServiceHandle> {
   const port = opts.port ?? (await freePort());
-  const proc = spawn(process.execPath, [serviceEntry(name)], {
+  const proc = spawnTied(process.execPath, [serviceEntry(name)], {
     env: { ...process.env, HOST: "127.0.0.1", PORT: String(port), ...opts.env },
-    stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
   let partial = "";
@@ -208,12 +237,9 @@ export async function startService(name: ServiceName, opts: ServiceOptions = {})
  */
 export async function waitReady(svc: ServiceHandle, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let exited = false;
-  void svc.exited.then(() => {
-    exited = true;
-  });
   while (Date.now() < deadline) {
-    if (exited) throw new Error(`${svc.name} exited before it was ready:\n${svc.output().slice(-3000)}`);
+    if (svc.process.exitCode !== null || svc.process.signalCode !== null)
+      throw new Error(`${svc.name} exited before it was ready:\n${svc.output().slice(-3000)}`);
     try {
       const res = await fetch(`${svc.url}/readyz`);
       if (res.status === 200) return;
