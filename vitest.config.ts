@@ -3,7 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["libs/*/src/**/*.test.ts", "services/*/src/**/*.test.ts", "test/**/*.test.ts"],
-    exclude: ["**/node_modules/**", "**/dist/**"],
+    // test/containers/ builds and runs images: `npm run test:containers` (vitest.containers.config.ts).
+    exclude: ["**/node_modules/**", "**/dist/**", "test/containers/**"],
     testTimeout: 90_000,
     hookTimeout: 180_000,
     // Cross-service tests start real processes; two cores do not run many of them at once well.
