@@ -57,7 +57,9 @@ describe("one message end to end", () => {
       expect((await fetch(`${base}/readyz`)).status).toBe(200);
       const metrics = await fetch(`${base}/metrics`);
       expect(metrics.status).toBe(200);
-      expect(await metrics.text()).toContain("switchboard_process_cpu_seconds_total");
+      const text = await metrics.text();
+      expect(text).toContain("\nprocess_cpu_seconds_total{");
+      expect(text).not.toContain("switchboard_process_");
     }
   });
 });

@@ -142,11 +142,6 @@ describe("metric names in the rules and the dashboard", () => {
         if (type === "summary") for (const s of ["_sum", "_count"]) names.add(n + s);
       };
       add(name);
-      // DESIGN §10 wants the default process metrics under their standard names (process_*, nodejs_*); today
-      // libs/core/src/metrics.ts still prefixes them with switchboard_. Until that service change lands (reported in
-      // issue 12), the prefixed family stands for the standard one so the rules and dashboard can use the standard
-      // names; once the prefix is gone the standard names are found directly and this line does nothing.
-      if (/^switchboard_(process|nodejs)_/.test(name)) add(name.replace(/^switchboard_/, ""));
     }
     return names;
   }
@@ -157,6 +152,14 @@ describe("metric names in the rules and the dashboard", () => {
     const names = exposed();
     expect(names.has("process_open_fds")).toBe(true);
     expect(names.has("process_max_fds")).toBe(true);
+  });
+
+  it("the standard process metrics keep their standard names (community Node.js dashboards query them)", () => {
+    expect(families.get("process_cpu_seconds_total")).toBe("counter");
+    expect(families.get("process_resident_memory_bytes")).toBe("gauge");
+    expect(families.get("nodejs_eventloop_lag_seconds")).toBe("gauge");
+    expect(families.get("nodejs_heap_size_used_bytes")).toBe("gauge");
+    expect([...families.keys()].filter((n) => /^switchboard_(process|nodejs)_/.test(n))).toEqual([]);
   });
 
   it("every metric an alert rule reads is exposed (up is Prometheus' own)", () => {

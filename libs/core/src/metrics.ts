@@ -1,6 +1,6 @@
 /**
- * Prometheus metrics (DESIGN §9): the per-process registry with the default process metrics, and the metrics more
- * than one service shares (HTTP, token verification). Each service defines its own in its metrics.ts, with the
+ * Prometheus metrics (docs/OPERATIONS.md): the per-process registry with the default process metrics, and the metrics
+ * more than one service shares (HTTP, token verification). Each service defines its own in its metrics.ts, with the
  * prefix and buckets from here (gatewayMetrics is still here until the gateway's restructure moves it). No label
  * carries a room, client or key, so series stay bounded.
  */
@@ -11,11 +11,13 @@ export const PREFIX = "switchboard_";
 export function createRegistry(service: string): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
-  collectDefaultMetrics({ register: registry, prefix: PREFIX });
+  // Unprefixed on purpose: the standard names (process_cpu_seconds_total, nodejs_eventloop_lag_seconds, …) are what
+  // community Node.js dashboards and alerts query; Prometheus' `job`/our `service` label tells the services apart.
+  collectDefaultMetrics({ register: registry });
   // prom-client's *_active_*_total gauges break the Prometheus naming rule (`promtool check metrics`: "_total" is
   // for counters); the same figures stay available without the suffix (by type).
   for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"])
-    registry.removeSingleMetric(PREFIX + name);
+    registry.removeSingleMetric(name);
   return registry;
 }
 
