@@ -15,7 +15,17 @@
  */
 import { Agent, request } from "node:http";
 import { ephemeralEnv, startNatsServer, startService, waitReady, type ServiceHandle } from "@switchboard/dev";
-import { STREAM_ROOMS, Subjects, connectNats, createLogger, encodeBody, jetstream, jetstreamManager } from "@switchboard/core";
+import {
+  STREAM_ROOMS,
+  Subjects,
+  addEphemeralConsumer,
+  connectNats,
+  createLogger,
+  deleteEphemeralConsumer,
+  encodeBody,
+  jetstream,
+  jetstreamManager,
+} from "@switchboard/core";
 import { readFileSync } from "node:fs";
 import { cpuSeconds } from "./lib.js";
 
@@ -121,20 +131,12 @@ async function main(): Promise<void> {
       direct.push(performance.now() - a);
 
       a = performance.now();
-      const ci = await jsm.consumers.add(STREAM_ROOMS, {
-        filter_subject: bigSubject,
-        deliver_policy: "by_start_sequence",
-        opt_start_seq: startAt(),
-        ack_policy: "none",
-        mem_storage: true,
-        num_replicas: 1,
-        inactive_threshold: 5_000_000_000,
-      });
+      const ci = await addEphemeralConsumer(jsm, STREAM_ROOMS, bigSubject, { seq: startAt() });
       const iter = await js.consumers.getConsumerFromInfo(ci).fetch({ max_messages: PAGE, expires: 2000 });
       let got = 0;
       for await (const _m of iter) if (++got >= PAGE) break;
       consumer.push(performance.now() - a);
-      jsm.consumers.delete(STREAM_ROOMS, ci.name).catch(() => undefined);
+      void deleteEphemeralConsumer(jsm, STREAM_ROOMS, ci.name);
     }
     for (const [label, xs] of [
       ["direct get x100 (next_by_subj)", direct],

@@ -15,6 +15,7 @@ export * from "./revocations.js";
 export * from "./envelope.js";
 export * from "./runtime.js";
 export * from "./control.js";
+export * from "./consumers.js";
 export * from "./presence.js";
 export * from "./publisher.js";
 export * from "./watch.js";

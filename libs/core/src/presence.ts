@@ -3,7 +3,8 @@
  * members (gateways and history read them). One ephemeral consumer over the room's keys, last value per key, so a room costs one scan however many
  * gateways hold its members. Works on nats-server 2.9 (single `filter_subject`) and 2.11+.
  */
-import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
+import { addEphemeralConsumer, deleteEphemeralConsumer } from "./consumers.js";
 import type { Logger } from "./logger.js";
 import { Buckets, KvKeys } from "./subjects.js";
 
@@ -32,14 +33,12 @@ export async function readPresence(
   room: string,
   log: Logger,
 ): Promise<PresenceRecord[]> {
-  const ci = await jsm.consumers.add(PRESENCE_STREAM, {
-    filter_subject: `$KV.${Buckets.presence}.${KvKeys.presenceOfRoom(app, room)}`,
-    deliver_policy: DeliverPolicy.LastPerSubject,
-    ack_policy: AckPolicy.None,
-    mem_storage: true,
-    num_replicas: 1,
-    inactive_threshold: 5_000_000_000, // 5 s in nanoseconds
-  });
+  const ci = await addEphemeralConsumer(
+    jsm,
+    PRESENCE_STREAM,
+    `$KV.${Buckets.presence}.${KvKeys.presenceOfRoom(app, room)}`,
+    "last_per_subject",
+  );
   const members: PresenceRecord[] = [];
   try {
     let pending = ci.num_pending;
@@ -64,7 +63,7 @@ export async function readPresence(
       if (got === 0) break;
     }
   } finally {
-    await jsm.consumers.delete(PRESENCE_STREAM, ci.name).catch(() => undefined);
+    await deleteEphemeralConsumer(jsm, PRESENCE_STREAM, ci.name);
   }
   return members.sort((a, b) => a.joinedAt - b.joinedAt || (a.connectionId < b.connectionId ? -1 : 1));
 }

@@ -23,9 +23,17 @@
  *   consumers. `maxBytes` 0 turns the cache off.
  * - Each message's JSON is made once, when it is cached: a page's answer is built by concatenation (pagejson.ts).
  */
-import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { ConsumerMessages, JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { HISTORY_LIMIT_MAX, type StoredMessage } from "@switchboard/protocol";
-import { STREAM_ROOMS, Subjects, lastOffsetOf, storedMessage, type Logger } from "@switchboard/core";
+import {
+  STREAM_ROOMS,
+  Subjects,
+  addEphemeralConsumer,
+  deleteEphemeralConsumer,
+  lastOffsetOf,
+  storedMessage,
+  type Logger,
+} from "@switchboard/core";
 import type { HistoryMetrics } from "./metrics.js";
 import { encodeCursor, type Bounds } from "./cursor.js";
 import { withMessagesJson } from "./pagejson.js";
@@ -39,7 +47,7 @@ export const REBUILD_MIN_MS = 1000;
 export const CATCHUP_WAIT_MS = 50;
 /** Estimated memory of one cached message beyond its body (objects, ids, arrays). */
 const MESSAGE_OVERHEAD_BYTES = 200;
-const CONSUMER_INACTIVE_NS = 30_000_000_000;
+const CONSUMER_INACTIVE_MS = 30_000;
 const decoder = new TextDecoder();
 
 type Metrics = HistoryMetrics;
@@ -128,7 +136,7 @@ export function createCachedReader(
     r.sizes = [];
     for (const w of r.waiters.splice(0)) w.done(false);
     if (r.iter !== undefined) void r.iter.close().catch(() => undefined);
-    if (r.consumerName !== undefined) jsm.consumers.delete(STREAM_ROOMS, r.consumerName).catch(() => undefined);
+    if (r.consumerName !== undefined) void deleteEphemeralConsumer(jsm, STREAM_ROOMS, r.consumerName);
     metrics.cacheEvictions.inc({ reason });
     gauges();
   }
@@ -174,18 +182,11 @@ export function createCachedReader(
     const info = await jsm.streams.info(STREAM_ROOMS);
     r.removals = info.state.last_seq - info.state.messages;
     r.streamCreated = info.created;
-    const ci = await jsm.consumers.add(STREAM_ROOMS, {
-      filter_subject: r.subject,
-      deliver_policy: DeliverPolicy.All,
-      ack_policy: AckPolicy.None,
-      mem_storage: true,
-      num_replicas: 1,
-      inactive_threshold: CONSUMER_INACTIVE_NS,
-    });
+    const ci = await addEphemeralConsumer(jsm, STREAM_ROOMS, r.subject, "all", CONSUMER_INACTIVE_MS);
     r.consumerName = ci.name;
     if (ci.num_pending === 0) r.loaded = true;
     if (r.dead) {
-      jsm.consumers.delete(STREAM_ROOMS, ci.name).catch(() => undefined);
+      void deleteEphemeralConsumer(jsm, STREAM_ROOMS, ci.name);
       return;
     }
     const iter = await js.consumers.getConsumerFromInfo(ci).consume({ max_messages: 1000, expires: 10_000 });

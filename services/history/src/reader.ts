@@ -17,9 +17,17 @@
  * - Per-app retention: older than the app's max age is filtered out (a time bound), and a room beyond the app's
  *   message count is trimmed in the stream (purge with `keep`) before it is read.
  */
-import { AckPolicy, DeliverPolicy, type ConsumerInfo, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import type { ConsumerInfo, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import { SwitchboardError, HISTORY_LIMIT_MAX, type StoredMessage } from "@switchboard/protocol";
-import { STREAM_ROOMS, Subjects, lastOffsetOf, storedMessage } from "@switchboard/core";
+import {
+  STREAM_ROOMS,
+  Subjects,
+  addEphemeralConsumer,
+  deleteEphemeralConsumer,
+  lastOffsetOf,
+  storedMessage,
+  type ConsumerStart,
+} from "@switchboard/core";
 import { encodeCursor, type Bounds } from "./cursor.js";
 
 export { applyCursor, type Direction } from "./cursor.js";
@@ -64,22 +72,12 @@ export function createReader(
 ): Reader {
   const lastSeq = (subject: string): Promise<number> => lastOffsetOf(jsm, subject);
 
-  async function openConsumer(subject: string, from: { seq: number } | { time: number }): Promise<ConsumerInfo> {
-    return jsm.consumers.add(STREAM_ROOMS, {
-      filter_subject: subject,
-      ...("seq" in from
-        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from.seq }
-        : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(Math.max(0, from.time)).toISOString() }),
-      ack_policy: AckPolicy.None,
-      mem_storage: true,
-      num_replicas: 1,
-      inactive_threshold: 5_000_000_000,
-    });
-  }
+  const openConsumer = (subject: string, from: ConsumerStart): Promise<ConsumerInfo> =>
+    addEphemeralConsumer(jsm, STREAM_ROOMS, subject, from);
 
-  /** Deleting is not awaited: the page does not wait for it, and inactive_threshold removes a leftover. */
+  /** Deleting is not awaited: the page does not wait for it. */
   function closeConsumer(name: string): void {
-    jsm.consumers.delete(STREAM_ROOMS, name).catch(() => undefined);
+    void deleteEphemeralConsumer(jsm, STREAM_ROOMS, name);
   }
 
   /** The last stream offset stored before time `t` (ms): every message after it was stored at or after `t`. */
