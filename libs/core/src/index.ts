@@ -22,3 +22,4 @@ export * from "./watch.js";
 export * from "./offsets.js";
 export * from "./ratelimit.js";
 export * from "./natserrors.js";
+export * from "./historyclient.js";

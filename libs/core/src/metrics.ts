@@ -1,10 +1,9 @@
 /**
  * Prometheus metrics (docs/OPERATIONS.md): the per-process registry with the default process metrics, and the metrics
  * more than one service shares (HTTP, token verification). Each service defines its own in its metrics.ts, with the
- * prefix and buckets from here (gatewayMetrics is still here until the gateway's restructure moves it). No label
- * carries a room, client or key, so series stay bounded.
+ * prefix and buckets from here. No label carries a room, client or key, so series stay bounded.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 export const PREFIX = "switchboard_";
 
@@ -49,55 +48,6 @@ export function verifyMetrics(registry: Registry) {
       name: `${PREFIX}auth_verify_failures_total`,
       help: "Tokens refused, by reason",
       labelNames: ["reason"] as const,
-      registers: [registry],
-    }),
-  };
-}
-
-export function gatewayMetrics(registry: Registry) {
-  return {
-    connections: new Gauge({
-      name: `${PREFIX}gateway_connections`,
-      help: "Open WebSocket connections",
-      registers: [registry],
-    }),
-    subscriptions: new Gauge({
-      name: `${PREFIX}gateway_subscriptions`,
-      help: "Room subscriptions held by sockets",
-      registers: [registry],
-    }),
-    rooms: new Gauge({
-      name: `${PREFIX}gateway_rooms`,
-      help: "Rooms with a live NATS subscription on this gateway",
-      registers: [registry],
-    }),
-    delivered: new Counter({
-      name: `${PREFIX}gateway_messages_delivered_total`,
-      help: "Message pushes written to sockets",
-      registers: [registry],
-    }),
-    dropped: new Counter({
-      name: `${PREFIX}gateway_messages_dropped_total`,
-      help: "Messages not delivered, by reason",
-      labelNames: ["reason"] as const,
-      registers: [registry],
-    }),
-    latency: new Histogram({
-      name: `${PREFIX}gateway_publish_to_socket_seconds`,
-      help: "Time from the message timestamp (ingest) to its push on this gateway",
-      buckets: LATENCY_BUCKETS,
-      registers: [registry],
-    }),
-    closes: new Counter({
-      name: `${PREFIX}gateway_closes_total`,
-      help: "Socket closes, by close code",
-      labelNames: ["code"] as const,
-      registers: [registry],
-    }),
-    requests: new Counter({
-      name: `${PREFIX}gateway_requests_total`,
-      help: "Protocol requests, by type and result (ok or error code)",
-      labelNames: ["type", "result"] as const,
       registers: [registry],
     }),
   };

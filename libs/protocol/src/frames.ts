@@ -114,17 +114,19 @@ export interface ConnectedFrame {
   sessionExpiresAt: number | null;
   heartbeatMs: number;
 }
-export interface ReplyOk {
+/** An `ok` reply; its `result` is typed by the request → result map (requests.ts ResultMap). */
+export interface ReplyOk<R = unknown> {
   type: "reply";
   id: number;
   ok: true;
-  result: Record<string, unknown>;
+  result: R;
 }
 export interface ReplyError {
   type: "reply";
   id: number | null;
   ok: false;
-  error: { code: ErrorCode; message: string };
+  /** SwitchboardError.toJSON(). */
+  error: ReturnType<SwitchboardError["toJSON"]>;
 }
 export interface MessagePush {
   type: "message";
@@ -331,10 +333,15 @@ export function parseRequest(text: string): ClientRequest {
   }
 }
 
-export function replyOk(id: number, result: Record<string, unknown>): string {
-  return JSON.stringify({ type: "reply", id, ok: true, result });
+export function replyOk<R>(id: number, result: R): string {
+  return JSON.stringify({ type: "reply", id, ok: true, result } satisfies ReplyOk<R>);
+}
+
+/** An error reply; its body is the error's SwitchboardError.toJSON(). */
+export function replyErrorFrom(id: number | null, err: SwitchboardError): string {
+  return JSON.stringify({ type: "reply", id, ok: false, error: err.toJSON() } satisfies ReplyError);
 }
 
 export function replyError(id: number | null, code: ErrorCode, message: string): string {
-  return JSON.stringify({ type: "reply", id, ok: false, error: { code, message } });
+  return replyErrorFrom(id, new SwitchboardError(code, message));
 }

@@ -5,3 +5,4 @@ export * from "./tokens.js";
 export * from "./frames.js";
 export * from "./limits.js";
 export * from "./messages.js";
+export * from "./requests.js";

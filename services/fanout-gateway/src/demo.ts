@@ -27,7 +27,7 @@ const MOUNTS: ReadonlyArray<{ prefix: string; dir: string; allow: (file: string)
   {
     prefix: "sdk/protocol/",
     dir: join(REPO_ROOT, "libs/protocol/dist"),
-    allow: (f) => ["errors.js", "names.js", "frames.js", "messages.js"].includes(f),
+    allow: (f) => ["errors.js", "names.js", "frames.js", "messages.js", "requests.js"].includes(f),
   },
   { prefix: "", dir: join(REPO_ROOT, "libs/client-sdk/demo"), allow: (f) => /^[a-z-]+\.(html|js|css)$/.test(f) },
 ];

@@ -5,13 +5,9 @@
  * tells sockets to reconnect elsewhere (1012).
  */
 import { randomBytes } from "node:crypto";
-import type { NatsConnection } from "@nats-io/transport-node";
-import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import type { Registry } from "prom-client";
 import {
   CloseCode,
   FrameError,
-  SOCKET_LIMIT_DEFAULTS,
   SwitchboardError,
   WS_PATH,
   messageIdFromOffset,
@@ -20,6 +16,7 @@ import {
   replyOk,
   type ClientRequest,
   type HistoryRequest,
+  type HistoryResult,
   type ModerateDeleteRequest,
   type ModerateTargetRequest,
   type PresenceRequest,
@@ -38,79 +35,28 @@ import {
   encodeData,
   gatherOccupancy,
   lastOffsetOf,
+  natsHistoryClient,
   sendControl,
   verifyToken,
-  type AckPublisher,
   type ControlCommand,
-  type KV,
-  type KeyRegistry,
-  type Logger,
-  type NatsRuntime,
+  type HistoryClient,
+  type HistoryQuery,
   type OccupancyReply,
-  type RevocationRegistry,
-  type gatewayMetrics,
-  type verifyMetrics,
 } from "@switchboard/core";
 import { newConn, refusedConn, takeToken, type Conn, type RoomSub } from "./connection.js";
 import { serveControl } from "./control.js";
-import type { MuteRegistry } from "./mutes.js";
+import type { GatewayDeps, GatewayOptions } from "./deps.js";
+import { registerHttpRoutes, writeError } from "./http.js";
 import { originIn } from "./origin.js";
-import type { AppLimitsRegistry } from "./apps.js";
 import { PresenceHub, presenceData } from "./presence.js";
 import { Room, RoomHub, liveEntryFromStored, topicEvent, topicMeta, topicPresence, type LiveEntry } from "./rooms.js";
 import { closeRevokedSockets } from "./revocation.js";
-import { registerDemo } from "./demo.js";
-import type { HttpResponse, TemplatedApp, Uws, WebSocket, us_listen_socket } from "./uws.js";
-
-export interface GatewayDeps {
-  nc: NatsConnection;
-  js: JetStreamClient;
-  jsm: JetStreamManager;
-  keys: KeyRegistry;
-  revocations: RevocationRegistry;
-  /** The presence bucket (Buckets.presence). */
-  presence: KV;
-  /** Client publishes: acked only once JetStream stored them, refused at once while NATS is disconnected. */
-  publisher: AckPublisher;
-  /** Per-app socket limits (app records over the limits below), resolved once per socket at upgrade. */
-  apps: AppLimitsRegistry;
-  /** Clients muted per room, shared by every gateway through the moderation bucket. */
-  mutes: MuteRegistry;
-}
-
-/** The first five are the defaults for apps without their own `limits` (AppRecord); the rest are per process. */
-export interface GatewayLimits {
-  maxRoomsPerSocket: number;
-  publishRate: number;
-  publishBurst: number;
-  maxOutboundBytes: number;
-  maxFrameBytes: number;
-  /** Malformed frames tolerated before closing with 4008. */
-  maxBadFrames: number;
-  idleTimeoutS: number;
-}
-
-export const DEFAULT_LIMITS: GatewayLimits = {
-  ...SOCKET_LIMIT_DEFAULTS,
-  maxBadFrames: 10,
-  idleTimeoutS: 60,
-};
-
-export interface GatewayOptions {
-  uws: Uws;
-  log: Logger;
-  registry: Registry;
-  metrics: ReturnType<typeof gatewayMetrics> & ReturnType<typeof verifyMetrics>;
-  nats: NatsRuntime<GatewayDeps>;
-  limits: GatewayLimits;
-}
+import type { HttpResponse, TemplatedApp, WebSocket, us_listen_socket } from "./uws.js";
 
 const TOKEN_EXPIRING_LEAD_MS = 30_000;
 /** Longest delay setTimeout holds (2^31-1 ms). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const SWEEP_INTERVAL_MS = 250;
-const HISTORY_TIMEOUT_MS = 5000;
-const REPLAY_MAX = 10_000;
 /**
  * uWS drops a connection whose frame is over its maxPayloadLength without a close frame (the client sees 1006), so
  * uWS takes frames up to this size and the gateway itself closes with 1009 past MAX_FRAME_BYTES. Frames above this
@@ -126,6 +72,7 @@ export class Gateway {
   private readonly byId = new Map<string, WebSocket<Conn>>();
   private hub: RoomHub | undefined;
   private presence: PresenceHub | undefined;
+  private historyClient: HistoryClient | undefined;
   private controlSubs: Array<{ unsubscribe(): void }> = [];
   /** Mutes by clientId, `app\u0001room\u0001clientId`: every gateway hears them, so a reconnect stays muted. */
   private sweep: ReturnType<typeof setInterval> | undefined;
@@ -134,7 +81,6 @@ export class Gateway {
   constructor(private readonly o: GatewayOptions) {
     const { uws } = o;
     this.app = uws.App();
-    registerDemo(this.app);
     this.app.ws<Conn>(WS_PATH, {
       compression: uws.DISABLED,
       maxPayloadLength: FRAME_HARD_LIMIT,
@@ -158,37 +104,12 @@ export class Gateway {
       message: (ws, message) => this.message(ws, message),
       close: (ws, code) => this.closed(ws, code),
     });
-    this.app.get("/healthz", (res) => {
-      res.writeHeader("content-type", "application/json").end('{"status":"ok"}');
-    });
-    this.app.get("/readyz", (res) => {
-      if (this.o.nats.ready() && !this.draining) res.writeHeader("content-type", "application/json").end('{"status":"ready"}');
-      else
-        res
-          .writeStatus("503 Service Unavailable")
-          .writeHeader("content-type", "application/json")
-          .writeHeader("retry-after", "1")
-          .end('{"error":{"code":"unavailable","message":"not ready: NATS or JetStream is not available yet, or draining"}}');
-    });
-    this.app.get("/metrics", (res) => {
-      let aborted = false;
-      res.onAborted(() => {
-        aborted = true;
-      });
-      void this.o.registry.metrics().then((text) => {
-        if (!aborted) res.cork(() => res.writeHeader("content-type", this.o.registry.contentType).end(text));
-      });
-    });
-    this.app.any("/*", (res, req) => {
-      res
-        .writeStatus("404 Not Found")
-        .writeHeader("content-type", "application/json")
-        .end(JSON.stringify({ error: { code: "not_found", message: `no route ${req.getMethod().toUpperCase()} ${req.getUrl()}` } }));
-    });
+    registerHttpRoutes(this.app, { ready: () => this.o.nats.ready() && !this.draining, registry: o.registry });
   }
 
   /** Called once NATS is ready: rooms can be subscribed from then on. */
   attach(deps: GatewayDeps): void {
+    this.historyClient = natsHistoryClient(deps.nc);
     this.hub = new RoomHub({
       nc: deps.nc,
       log: this.o.log,
@@ -270,13 +191,7 @@ export class Gateway {
     /** Refuses the upgrade with 503 + Retry-After: a passing condition on our side, not the client's fault. */
     const unavailable = (message: string) => {
       if (aborted) return;
-      res.cork(() =>
-        res
-          .writeStatus("503 Service Unavailable")
-          .writeHeader("retry-after", "1")
-          .writeHeader("content-type", "application/json")
-          .end(JSON.stringify({ error: { code: "unavailable", message } })),
-      );
+      res.cork(() => writeError(res, new SwitchboardError("unavailable", message), "Service Unavailable"));
     };
     if (this.draining || !this.o.nats.ready()) {
       unavailable("gateway not ready; retry");
@@ -291,16 +206,10 @@ export class Gateway {
             if (!originIn(limits.origins, origin)) {
               if (aborted) return;
               this.o.metrics.verifyFailures.inc({ reason: "origin" });
-              res.cork(() =>
-                res
-                  .writeStatus("403 Forbidden")
-                  .writeHeader("content-type", "application/json")
-                  .end(
-                    JSON.stringify({
-                      error: { code: "unauthorized", message: `origin ${origin.slice(0, 100)} is not on this app's allow-list` },
-                    }),
-                  ),
-              );
+              const err = new SwitchboardError("unauthorized", `origin ${origin.slice(0, 100)} is not on this app's allow-list`, {
+                status: 403,
+              });
+              res.cork(() => writeError(res, err, "Forbidden"));
               return;
             }
             const id = randomBytes(9).toString("base64url");
@@ -797,45 +706,17 @@ export class Gateway {
     return lastOffsetOf(deps.jsm, Subjects.room(app, room));
   }
 
-  private async historyPage(app: string, query: Record<string, unknown>): Promise<{ messages: StoredMessage[]; next: string | null }> {
-    const { nc } = this.o.nats.get();
-    let reply;
-    try {
-      reply = await nc.request(Subjects.history(app), JSON.stringify(query), { timeout: HISTORY_TIMEOUT_MS });
-    } catch (err) {
-      throw new SwitchboardError("unavailable", "the history service did not answer; retry", { cause: err });
-    }
-    const body = reply.json<{ messages: StoredMessage[]; next: string | null } | { error: { code: string; message: string } }>();
-    if ("error" in body)
-      throw new SwitchboardError(body.error.code === "bad_request" ? "bad_request" : "unavailable", `history: ${body.error.message}`);
-    return body;
+  private requireHistory(): HistoryClient {
+    if (this.historyClient === undefined) throw new SwitchboardError("unavailable", "gateway not ready; retry");
+    return this.historyClient;
   }
 
-  /** Messages after `after` up to `upTo` inclusive, oldest first. */
-  private async fetchRange(app: string, room: string, after: number, upTo: number): Promise<StoredMessage[]> {
-    return (await this.readForwards(app, room, after, upTo + 1)).messages;
+  private historyPage(app: string, query: HistoryQuery): Promise<HistoryResult> {
+    return this.requireHistory().page(app, query);
   }
 
-  /**
-   * Messages after `after` (and before `before`, when given), oldest first, paged from history up to REPLAY_MAX;
-   * `exhausted` is true when history had no more.
-   */
-  private async readForwards(
-    app: string,
-    room: string,
-    after: number,
-    before?: number,
-  ): Promise<{ messages: StoredMessage[]; exhausted: boolean }> {
-    const messages: StoredMessage[] = [];
-    const first: Record<string, unknown> = { room, direction: "forwards", limit: 100, after };
-    if (before !== undefined) first["before"] = before;
-    let next: string | null = null;
-    do {
-      const page = await this.historyPage(app, next === null ? first : { room, next, limit: 100 });
-      messages.push(...page.messages);
-      next = page.next;
-    } while (next !== null && messages.length < REPLAY_MAX);
-    return { messages, exhausted: next === null };
+  private fetchRange(app: string, room: string, after: number, upTo: number): Promise<StoredMessage[]> {
+    return this.requireHistory().range(app, room, after, upTo);
   }
 
   /**
@@ -850,7 +731,7 @@ export class Gateway {
     after: number,
   ): Promise<{ messages: StoredMessage[]; complete: boolean }> {
     const oldest = after === 0 ? null : await deps.jsm.direct.getMessage(STREAM_ROOMS, { seq: 1, next_by_subj: Subjects.room(app, room) });
-    const { messages, exhausted } = await this.readForwards(app, room, after);
+    const { messages, exhausted } = await this.requireHistory().forwards(app, room, after);
     return { messages, complete: exhausted && (after === 0 || (oldest !== null && oldest.seq <= after)) };
   }
 }

@@ -8,7 +8,6 @@ import {
   createAckPublisher,
   createLogger,
   createRegistry,
-  gatewayMetrics,
   jetstream,
   jetstreamManager,
   loadConfig,
@@ -17,10 +16,11 @@ import {
   runService,
   startNatsRuntime,
   warnUnknownSettings,
-  verifyMetrics,
 } from "@switchboard/core";
 import { AppLimitsRegistry } from "./apps.js";
-import { DEFAULT_LIMITS, Gateway, type GatewayDeps, type GatewayLimits } from "./gateway.js";
+import { DEFAULT_LIMITS, type GatewayDeps, type GatewayLimits } from "./deps.js";
+import { Gateway } from "./gateway.js";
+import { createGatewayMetrics } from "./metrics.js";
 import { gatewaySpec } from "./config.js";
 import { MuteRegistry } from "./mutes.js";
 import { loadUws } from "./uws.js";
@@ -77,7 +77,7 @@ runService(SERVICE, async (signal) => {
     uws,
     log,
     registry,
-    metrics: { ...gatewayMetrics(registry), ...verifyMetrics(registry) },
+    metrics: createGatewayMetrics(registry),
     nats,
     limits,
   });

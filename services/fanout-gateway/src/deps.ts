@@ -1,0 +1,57 @@
+/**
+ * What the fanout-gateway is built from. `GatewayDeps` is the NATS side, available once the runtime's setup is done
+ * (main.ts builds it); `GatewayOptions` is the rest of the wiring; `GatewayLimits` the operator's socket limits.
+ * Modules import these types from here, never from each other.
+ */
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import type { Registry } from "prom-client";
+import { SOCKET_LIMIT_DEFAULTS } from "@switchboard/protocol";
+import type { AckPublisher, KV, KeyRegistry, Logger, NatsRuntime, RevocationRegistry } from "@switchboard/core";
+import type { AppLimitsRegistry } from "./apps.js";
+import type { GatewayMetrics } from "./metrics.js";
+import type { MuteRegistry } from "./mutes.js";
+import type { Uws } from "./uws.js";
+
+export interface GatewayDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  keys: KeyRegistry;
+  revocations: RevocationRegistry;
+  /** The presence bucket (Buckets.presence). */
+  presence: KV;
+  /** Client publishes: acked only once JetStream stored them, refused at once while NATS is disconnected. */
+  publisher: AckPublisher;
+  /** Per-app socket limits (app records over the limits below), resolved once per socket at upgrade. */
+  apps: AppLimitsRegistry;
+  /** Clients muted per room, shared by every gateway through the moderation bucket. */
+  mutes: MuteRegistry;
+}
+
+/** The first five are the defaults for apps without their own `limits` (AppRecord); the rest are per process. */
+export interface GatewayLimits {
+  maxRoomsPerSocket: number;
+  publishRate: number;
+  publishBurst: number;
+  maxOutboundBytes: number;
+  maxFrameBytes: number;
+  /** Malformed frames tolerated before closing with 4008. */
+  maxBadFrames: number;
+  idleTimeoutS: number;
+}
+
+export const DEFAULT_LIMITS: GatewayLimits = {
+  ...SOCKET_LIMIT_DEFAULTS,
+  maxBadFrames: 10,
+  idleTimeoutS: 60,
+};
+
+export interface GatewayOptions {
+  uws: Uws;
+  log: Logger;
+  registry: Registry;
+  metrics: GatewayMetrics;
+  nats: NatsRuntime<GatewayDeps>;
+  limits: GatewayLimits;
+}
