@@ -185,6 +185,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       return this.scheduleReconnect();
     }
     if (this._state !== "connecting" && this._state !== "reconnecting") {
+      // Closed while the socket was still connecting: `ws` reports that abort as an error event, expected here.
+      ws.onerror = () => undefined;
       ws.close(CloseCode.NORMAL, "client closed");
       return;
     }
