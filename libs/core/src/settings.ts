@@ -65,6 +65,11 @@ export const VARIABLES: Readonly<Record<string, KnownVariable>> = {
     readers: ["auth"],
     description: "Tokens one API key may be issued at once; a count above it is refused with 429.",
   },
+  SWITCHBOARD_PUBLIC_GATEWAY_URL: {
+    readers: ["auth"],
+    description:
+      "The gateway's public WebSocket URL as clients reach it; auth puts it into vendor tokens (an OpenVidu connection's token is <this>/v1/ws?sessionId=…&token=…).",
+  },
   SWITCHBOARD_INGEST_RATE: {
     readers: ["publish-ingest"],
     description: "HTTP publishes per second per API key (a batch counts each message; 0 = no limit); past it 429 with Retry-After.",

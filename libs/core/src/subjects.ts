@@ -66,6 +66,9 @@ export const KvKeys = {
   app: (app: string): string => app,
   key: (app: string, keyId: string): string => `${app}.${keyId}`,
   session: (app: string, sessionId: string): string => `${app}.${sessionId}`,
+  /** A connection announced before its socket exists (OpenVidu-style `con_…`), in the sessions bucket under its session. */
+  sessionConnection: (app: string, sessionId: string, connectionId: string): string => `${app}.${sessionId}.${connectionId}`,
+  sessionConnections: (app: string, sessionId: string): string => `${app}.${sessionId}.*`,
   presence: (app: string, room: string, connectionId: string): string => `${app}.${kvToken(room)}.${connectionId}`,
   presenceOfRoom: (app: string, room: string): string => `${app}.${kvToken(room)}.>`,
   mute: (app: string, room: string, clientId: string): string => `mute.${app}.${kvToken(room)}.${kvToken(clientId)}`,

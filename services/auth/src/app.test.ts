@@ -40,16 +40,22 @@ beforeAll(async () => {
     sessions: unused("sessions"),
     revocations: unused("revocations"),
     keys,
+    moderation: unused("moderation"),
+    mutes: unused("mutes"),
+    presence: unused("presence"),
   };
   const registry = new Registry();
   const log = createLogger("auth", "silent");
+  const metrics = authMetrics(registry);
   app = await buildAuthApp(
     {
       nats: readyRuntime(deps),
       box: new SecretBox(Buffer.alloc(32, 7)),
       adminToken: ADMIN_TOKEN,
-      issuer: createIssuer({ limiter: new IssuanceLimiter({ rate: 1000, burst: 5000 }), metrics: authMetrics(registry) }),
+      issuer: createIssuer({ limiter: new IssuanceLimiter({ rate: 1000, burst: 5000 }), metrics }),
       log,
+      metrics,
+      publicGatewayUrl: "ws://127.0.0.1:8080",
     },
     { service: "auth", registry, log },
   );

@@ -32,6 +32,7 @@ import { adminAuth, appKeyAuth, keyOf } from "./guards.js";
 import type { AuthOptions } from "./deps.js";
 import { ClientIdSchema, CountSchema, DataSchema, ExpiresInSchema, PermissionsSchema } from "./schemas.js";
 import { sessionRoutes } from "./sessions.js";
+import { vendorRoutes } from "./vendors/index.js";
 
 export const TokenBody = Type.Object(
   {
@@ -105,6 +106,7 @@ export async function authRoutes(app: FastifyInstance, opts: AuthOptions): Promi
   );
 
   await app.register(sessionRoutes, { nats: opts.nats, issuer: opts.issuer, log: opts.log, appKey });
+  await app.register(vendorRoutes, opts);
 
   // ---- admin API ----
   app.post<{ Body: Static<typeof AppBody> }>("/v1/apps", { schema: { body: AppBody }, preValidation: admin }, async (req, reply) => {

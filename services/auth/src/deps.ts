@@ -4,8 +4,9 @@
  * import these types from here, never from each other.
  */
 import type { KV } from "@nats-io/kv";
-import type { ApiKeyAuthenticator, Logger, NatsConnection, NatsRuntime, SecretBox } from "@switchboard/core";
+import type { ApiKeyAuthenticator, Logger, Moderation, NatsConnection, NatsRuntime, PresenceRecord, SecretBox } from "@switchboard/core";
 import type { Issuer } from "./issuer.js";
+import type { AuthMetrics } from "./metrics.js";
 
 export interface AuthDeps {
   /** Session close announcements and occupancy gathered from the gateways. */
@@ -17,6 +18,12 @@ export interface AuthDeps {
   revocations: KV;
   /** Authenticates app API requests (KeyRegistry). */
   keys: ApiKeyAuthenticator;
+  /** Disconnect, mute and delete commands reaching every gateway (vendor moderation calls). */
+  moderation: Moderation;
+  /** The moderation bucket: mutes by clientId that outlive a socket (KvKeys.mute). */
+  mutes: KV;
+  /** A room's presence members on every gateway (vendor connection status). */
+  presence(app: string, room: string): Promise<PresenceRecord[]>;
 }
 
 export interface AuthOptions {
@@ -26,4 +33,7 @@ export interface AuthOptions {
   adminToken: string | undefined;
   issuer: Issuer;
   log: Logger;
+  metrics: AuthMetrics;
+  /** SWITCHBOARD_PUBLIC_GATEWAY_URL: the gateway URL put into vendor tokens (OpenVidu connect URLs). */
+  publicGatewayUrl: string;
 }

@@ -6,8 +6,11 @@ import {
   createLogger,
   createRegistry,
   jetstream,
+  jetstreamManager,
   loadConfig,
+  natsModeration,
   openBuckets,
+  readPresence,
   resolveMasterKey,
   runService,
   startNatsRuntime,
@@ -44,7 +47,12 @@ runService(SERVICE, async (signal) => {
     signal,
     setup: async (nc) => {
       const js = jetstream(nc);
-      const b = await openBuckets(js, [Buckets.apps, Buckets.keys, Buckets.sessions, Buckets.revocations], config.SWITCHBOARD_REPLICAS);
+      const jsm = await jetstreamManager(nc);
+      const b = await openBuckets(
+        js,
+        [Buckets.apps, Buckets.keys, Buckets.sessions, Buckets.revocations, Buckets.moderation, Buckets.presence],
+        config.SWITCHBOARD_REPLICAS,
+      );
       if (devKey !== undefined) await ensureDevKey(devKey, b[Buckets.apps], b[Buckets.keys], box, log);
       const keys = new KeyRegistry(b[Buckets.keys], box, log);
       await keys.start(signal);
@@ -55,16 +63,28 @@ runService(SERVICE, async (signal) => {
         sessions: b[Buckets.sessions],
         revocations: b[Buckets.revocations],
         keys,
+        moderation: natsModeration(nc, jsm, log),
+        mutes: b[Buckets.moderation],
+        presence: (app, room) => readPresence(js, jsm, app, room, log),
       };
     },
   });
 
+  const metrics = authMetrics(registry);
   const issuer = createIssuer({
     limiter: new IssuanceLimiter({ rate: config.SWITCHBOARD_TOKEN_RATE, burst: config.SWITCHBOARD_TOKEN_BURST }),
-    metrics: authMetrics(registry),
+    metrics,
   });
   const app = await buildAuthApp(
-    { nats, box, adminToken: config.SWITCHBOARD_ADMIN_TOKEN, issuer, log },
+    {
+      nats,
+      box,
+      adminToken: config.SWITCHBOARD_ADMIN_TOKEN,
+      issuer,
+      log,
+      metrics,
+      publicGatewayUrl: config.SWITCHBOARD_PUBLIC_GATEWAY_URL,
+    },
     { service: SERVICE, registry, log },
   );
   await app.listen({ host: config.HOST, port: config.PORT });

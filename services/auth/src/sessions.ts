@@ -72,15 +72,52 @@ function sessionIdParam(id: string): string {
   return id;
 }
 
-async function readSession(kv: KV, appId: string, id: string): Promise<SessionRecord | undefined> {
+export async function readSession(kv: KV, appId: string, id: string): Promise<SessionRecord | undefined> {
   const e = await kv.get(KvKeys.session(appId, id));
   return e === null || e.operation !== "PUT" ? undefined : e.json<SessionRecord>();
 }
 
-async function requireSession(kv: KV, appId: string, id: string): Promise<SessionRecord> {
+export async function requireSession(kv: KV, appId: string, id: string): Promise<SessionRecord> {
   const s = await readSession(kv, appId, id);
   if (s === undefined) throw new SwitchboardError("not_found", `session ${id} does not exist or was closed`);
   return s;
+}
+
+/** Stores a new session; `conflict` (409) when its id is taken. */
+export async function createSession(kv: KV, appId: string, record: SessionRecord): Promise<void> {
+  try {
+    await kv.create(KvKeys.session(appId, record.sessionId), JSON.stringify(record));
+  } catch (err) {
+    if (isWrongLastSequence(err))
+      throw new SwitchboardError("conflict", `body.customSessionId: session ${record.sessionId} already exists`);
+    throw err;
+  }
+}
+
+/** The app's open sessions, oldest first. */
+export async function listSessions(kv: KV, appId: string): Promise<SessionRecord[]> {
+  const records: SessionRecord[] = [];
+  for await (const k of await kv.keys(KvKeys.session(appId, "*"))) {
+    const s = await readSession(kv, appId, k.slice(appId.length + 1));
+    if (s !== undefined) records.push(s);
+  }
+  return records.sort((a, b) => a.createdAt - b.createdAt || (a.sessionId < b.sessionId ? -1 : 1));
+}
+
+/**
+ * Closes an open session (`not_found` when it is not): revocation first (once stored, no token of this session
+ * works anywhere, whatever happens next), then the record and the vendor connection records under it, then the
+ * `session.close` announcement.
+ */
+export async function closeSession(deps: Pick<AuthDeps, "sessions" | "revocations" | "nc">, appId: string, id: string): Promise<void> {
+  const { sessions, revocations, nc } = deps;
+  await requireSession(sessions, appId, id);
+  const now = Math.floor(Date.now() / 1000);
+  await RevocationRegistry.revoke(revocations, KvKeys.revokedSession(appId, id), { revokedAt: now, until: now + MAX_EXPIRES_IN });
+  await sessions.delete(KvKeys.session(appId, id));
+  for await (const k of await sessions.keys(KvKeys.sessionConnections(appId, id))) await sessions.purge(k);
+  const command: ControlCommand = { op: "session.close", sessionId: id };
+  nc.publish(Subjects.control(appId), JSON.stringify(command));
 }
 
 /** `expiresIn` from the request, or from `expireTime` (epoch ms); never both. */
@@ -114,27 +151,14 @@ export function sessionRoutes(app: FastifyInstance, opts: SessionRouteOptions): 
         metadata: body.metadata ?? null,
         createdAt: Date.now(),
       };
-      const { sessions } = opts.nats.get();
-      try {
-        await sessions.create(KvKeys.session(appId, record.sessionId), JSON.stringify(record));
-      } catch (err) {
-        if (isWrongLastSequence(err))
-          throw new SwitchboardError("conflict", `body.customSessionId: session ${record.sessionId} already exists`);
-        throw err;
-      }
+      await createSession(opts.nats.get().sessions, appId, record);
       return reply.status(201).send(record);
     },
   );
 
   app.get("/v1/sessions", { preValidation: opts.appKey }, async (req) => {
     const { appId } = keyOf(req);
-    const { sessions } = opts.nats.get();
-    const records: SessionRecord[] = [];
-    for await (const k of await sessions.keys(KvKeys.session(appId, "*"))) {
-      const s = await readSession(sessions, appId, k.slice(appId.length + 1));
-      if (s !== undefined) records.push(s);
-    }
-    records.sort((a, b) => a.createdAt - b.createdAt || (a.sessionId < b.sessionId ? -1 : 1));
+    const records = await listSessions(opts.nats.get().sessions, appId);
     return { sessions: await Promise.all(records.map((s) => withConnections(appId, s))) };
   });
 
@@ -147,14 +171,7 @@ export function sessionRoutes(app: FastifyInstance, opts: SessionRouteOptions): 
   app.delete<Params>("/v1/sessions/:id", { schema: { params: SessionParams }, preValidation: opts.appKey }, async (req, reply) => {
     const { appId } = keyOf(req);
     const id = sessionIdParam(req.params.id);
-    const { sessions, revocations, nc } = opts.nats.get();
-    await requireSession(sessions, appId, id);
-    const now = Math.floor(Date.now() / 1000);
-    // The revocation first: once it is stored, no token of this session works anywhere, whatever happens next.
-    await RevocationRegistry.revoke(revocations, KvKeys.revokedSession(appId, id), { revokedAt: now, until: now + MAX_EXPIRES_IN });
-    await sessions.delete(KvKeys.session(appId, id));
-    const command: ControlCommand = { op: "session.close", sessionId: id };
-    nc.publish(Subjects.control(appId), JSON.stringify(command));
+    await closeSession(opts.nats.get(), appId, id);
     return reply.status(204).send();
   });
 
