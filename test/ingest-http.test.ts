@@ -391,3 +391,40 @@ describe("moderation over HTTP", () => {
     expect(await stream.at(other.body["offset"] as number)).not.toBeNull();
   });
 });
+
+describe("strict input on every HTTP path", () => {
+  it("stores and reads back a 128-character room name of every allowed character through ingest and history", async () => {
+    const allowed = "AZaz09_-:@=+,;~!";
+    const room = allowed.repeat(8);
+    expect(room.length).toBe(128);
+    const path = `/v1/rooms/${encodeURIComponent(room)}/messages`;
+    const res = await ingest(cluster, "POST", path, { event: "long", data: { n: 1 } });
+    expect(res.status).toBe(201);
+    const page = await ingest(cluster, "GET", `${path}?limit=5`, undefined, { service: "history" });
+    expect(page.status).toBe(200);
+    const messages = page.body["messages"] as Array<{ room: string; event: string; data: unknown; offset: number }>;
+    expect(messages.map((m) => [m.room, m.event, m.data, m.offset])).toEqual([[room, "long", { n: 1 }, res.body["offset"]]]);
+
+    const tooLong = `/v1/rooms/${"a".repeat(129)}/messages`;
+    for (const service of ["publish-ingest", "history"]) {
+      const method = service === "history" ? "GET" : "POST";
+      const refused = await ingest(cluster, method, tooLong, method === "POST" ? { event: "x" } : undefined, { service });
+      expect([service, refused.status, errorCode(refused.body)]).toEqual([service, 400, "invalid_room"]);
+    }
+  });
+
+  it("refuses coerced types, overflowing numbers, repeated keys and __proto__ instead of storing something else", async () => {
+    const cases: Array<[string, string]> = [
+      ['{"event":5}', "body.event: must be string"],
+      ['{"event":"x","data":1e999}', "body has the number 1e999, which is too large for a double"],
+      ['{"event":"x","event":"y"}', 'body repeats the key "event" in one object'],
+      ['{"event":"x","data":{"__proto__":{"admin":true}}}', 'body has the key "__proto__", which is not allowed'],
+    ];
+    for (const [raw, message] of cases) {
+      const res = await ingest(cluster, "POST", "/v1/rooms/chat:strict/messages", undefined, { raw });
+      expect([raw, res.status, errorCode(res.body), errorMessage(res.body)]).toEqual([raw, 400, "bad_request", message]);
+    }
+    const history = await ingest(cluster, "GET", "/v1/rooms/chat:strict/messages", undefined, { service: "history" });
+    expect(history.body["messages"]).toEqual([]);
+  });
+});

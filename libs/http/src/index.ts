@@ -11,8 +11,10 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from "fastify";
+import type { Socket } from "node:net";
+import { Ajv, type Options as AjvOptions } from "ajv";
 import type { Registry } from "prom-client";
-import { SwitchboardError } from "@switchboard/protocol";
+import { SwitchboardError, parseStrictJson } from "@switchboard/protocol";
 import { httpMetrics, redactUrl, type Logger } from "@switchboard/core";
 
 export interface HttpServiceOptions {
@@ -23,7 +25,23 @@ export interface HttpServiceOptions {
   ready: () => boolean;
   /** Largest request body in bytes (fastify default 1 MiB). */
   bodyLimit?: number;
+  /** Time a client has to send a whole request, headers and body (slow clients get 408). Default 15 s. */
+  requestTimeoutMs?: number;
 }
+
+/** Default time for a whole request to arrive: 1 MiB at under 70 KB/s still makes it; a slow-body attack does not. */
+export const REQUEST_TIMEOUT_MS = 15_000;
+/**
+ * Longest path parameter. A room name is at most 128 characters but may arrive percent-encoded (up to 3 bytes a
+ * character, 4 for astral characters); longer values get the contract's error from the route schema, not a 414.
+ */
+const MAX_PARAM_LENGTH = 2048;
+
+/**
+ * Request bodies are validated without coercion (`{"event": 5}` is refused, not stored as "5"); path, query and
+ * headers arrive as strings and are coerced to the schema's types (`?limit=10`).
+ */
+const AJV_BASE: AjvOptions = { allErrors: false, removeAdditional: false, useDefaults: true };
 
 /** The contract's error body: `{"error": {"code","message","details?"}}`, always SwitchboardError's own JSON. */
 export function errorBody(err: SwitchboardError): { error: ReturnType<SwitchboardError["toJSON"]> } {
@@ -37,13 +55,34 @@ export function sendError(reply: FastifyReply, err: SwitchboardError): FastifyRe
 
 /** Builds the fastify instance with the shared routes and error handling; services register their routes on it. */
 export function createHttpService(opts: HttpServiceOptions): FastifyInstance {
+  const requestTimeout = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const app = Fastify({
+    // The cast keeps the instance typed with fastify's logger interface (pino's Logger would leak into every route type).
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     loggerInstance: opts.log as FastifyBaseLogger,
     // Per-request lines would dominate the log and cost the hot path; failures are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     return503OnClosing: true,
-    ajv: { customOptions: { allErrors: false, coerceTypes: "array", removeAdditional: false } },
+    requestTimeout,
+    // Node reads the timeout only from the server's constructor options (fastify sets it later, too late), and
+    // checks it every 30 s by default, which would let a slow client hold a request 45 s.
+    http: { requestTimeout, connectionsCheckingInterval: 1000 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    clientErrorHandler: clientError,
+  });
+  const bodyAjv = new Ajv({ ...AJV_BASE, coerceTypes: false });
+  const stringAjv = new Ajv({ ...AJV_BASE, coerceTypes: "array" });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === "body" ? bodyAjv : stringAjv).compile(schema));
+  // One reader for every body, JSON only (anything else is 415): duplicate keys, prototype keys, deep nesting and overflowing numbers refused.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
+    try {
+      if (body === "") throw new SwitchboardError("bad_request", "request body is empty; send a JSON object");
+      done(null, parseStrictJson(body as string));
+    } catch (err) {
+      done(err as SwitchboardError, undefined);
+    }
   });
   const metrics = httpMetrics(opts.registry, opts.service);
 
@@ -80,10 +119,30 @@ export function createHttpService(opts: HttpServiceOptions): FastifyInstance {
   return app;
 }
 
+/**
+ * Failures before a request reaches fastify (a request that did not arrive in time, headers too large, bytes that
+ * are not HTTP) still answer with the contract's error body.
+ */
+function clientError(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const [status, reason, error] =
+    err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+      ? [408, "Request Timeout", new SwitchboardError("bad_request", "the request did not arrive in time; send it faster", { status: 408 })]
+      : err.code === "HPE_HEADER_OVERFLOW"
+        ? [431, "Request Header Fields Too Large", new SwitchboardError("too_large", "request headers are too large", { status: 431 })]
+        : [400, "Bad Request", new SwitchboardError("bad_request", "the request is not valid HTTP/1.1")];
+  const body = JSON.stringify(errorBody(error));
+  if (socket.writable)
+    socket.write(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  socket.destroy();
+}
+
 function mapFastifyError(error: FastifyError): SwitchboardError {
   if (error.validation !== undefined) {
     const v = error.validation[0];
-    const field = v === undefined ? "" : fieldOf(v.instancePath, v.params as Record<string, unknown>);
+    const field = v === undefined ? "" : fieldOf(v.instancePath, v.params);
     const where = error.validationContext ?? "body";
     const message = v === undefined ? error.message : `${where}${field}: ${v.message ?? "is invalid"}`;
     return new SwitchboardError("bad_request", message, { details: error.validation, cause: error });

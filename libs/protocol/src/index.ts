@@ -6,3 +6,4 @@ export * from "./frames.js";
 export * from "./limits.js";
 export * from "./messages.js";
 export * from "./requests.js";
+export * from "./json.js";

@@ -11,6 +11,12 @@
  */
 export const MAX_FRAME_BYTES = 64 * 1024;
 
+/**
+ * Deepest nesting of objects and arrays in any JSON a client sends (HTTP bodies, socket frames, message data).
+ * Deep enough for any real payload; shallow enough that code walking a value never recurses far.
+ */
+export const MAX_JSON_DEPTH = 32;
+
 /** Per-socket limits, applied by the gateway at upgrade. */
 export interface SocketLimits {
   maxRoomsPerSocket: number;
