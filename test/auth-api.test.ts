@@ -140,9 +140,9 @@ describe("POST /v1/tokens", () => {
     expectError(await api(auth, "POST", "/v1/tokens", { auth: bearer, rawBody: "{nope" }), 400, "bad_request", /not valid JSON/);
     expectError(
       await api(auth, "POST", "/v1/tokens", { auth: bearer, rawBody: "x", contentType: "text/plain" }),
-      400,
+      415,
       "bad_request",
-      /body: must be object/,
+      /send the body as application\/json/,
     );
     const text = await api(auth, "POST", "/v1/tokens", { auth: bearer, rawBody: "<x/>", contentType: "application/xml" });
     expectError(text, 415, "bad_request", /application\/json/);

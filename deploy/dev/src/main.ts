@@ -113,7 +113,7 @@ async function main(): Promise<void> {
       }
     });
   }
-  await Promise.all(services.map((s) => waitReady(s, 30_000)));
+  await Promise.all(services.map((s) => waitReady(s, 60_000)));
 
   const url = (n: ServiceName) => `http://127.0.0.1:${ports[n]}`;
   process.stdout.write(
