@@ -95,6 +95,7 @@ describe.skipIf(PROMTOOL === undefined)("prometheus config and alert rules", () 
       "SwitchboardJetStreamStoreFailures",
       "SwitchboardTokenVerifyFailureSpike",
       "SwitchboardGatewayFdsNearLimit",
+      "SwitchboardNatsConnectionFlapping",
     ]);
     for (const { alert } of rules) {
       const cases = tests.filter((t) => t.alertname === alert);

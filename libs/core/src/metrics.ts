@@ -52,3 +52,23 @@ export function verifyMetrics(registry: Registry) {
     }),
   };
 }
+
+/**
+ * The NATS connection's losses and recoveries, counted by the runtime from the client's status events (every service
+ * has them). A steady climb means a flapping connection: each disconnect is up to a few hundred ms of 503s (ingest),
+ * paused deliveries (gateway) and not-ready.
+ */
+export function natsConnectionMetrics(registry: Registry) {
+  return {
+    disconnects: new Counter({
+      name: `${PREFIX}nats_disconnects_total`,
+      help: "Times this process lost its NATS connection",
+      registers: [registry],
+    }),
+    reconnects: new Counter({
+      name: `${PREFIX}nats_reconnects_total`,
+      help: "Times this process got its NATS connection back after losing it",
+      registers: [registry],
+    }),
+  };
+}

@@ -4,8 +4,10 @@
  */
 import { SwitchboardError } from "@switchboard/protocol";
 import type { NatsConnection } from "@nats-io/transport-node";
+import type { Registry } from "prom-client";
 import { connectNats } from "./nats.js";
 import type { Logger } from "./logger.js";
+import { natsConnectionMetrics } from "./metrics.js";
 
 export interface NatsRuntime<T> {
   /** NATS connected and setup complete. */
@@ -36,7 +38,10 @@ export function startNatsRuntime<T>(opts: {
   log: Logger;
   signal: AbortSignal;
   setup: (nc: NatsConnection) => Promise<T>;
+  /** Where to count the connection's disconnects and reconnects (switchboard_nats_*_total). */
+  registry?: Registry;
 }): NatsRuntime<T> {
+  const counts = opts.registry === undefined ? undefined : natsConnectionMetrics(opts.registry);
   let nc: NatsConnection | undefined;
   let deps: T | undefined;
   let connected = false;
@@ -53,8 +58,13 @@ export function startNatsRuntime<T>(opts: {
     connected = true;
     void (async () => {
       for await (const s of nc.status()) {
-        if (s.type === "disconnect") connected = false;
-        else if (s.type === "reconnect") connected = true;
+        if (s.type === "disconnect") {
+          connected = false;
+          counts?.disconnects.inc();
+        } else if (s.type === "reconnect") {
+          connected = true;
+          counts?.reconnects.inc();
+        }
       }
     })();
     for (let attempt = 1; ; attempt++) {

@@ -45,6 +45,7 @@ runService(SERVICE, async (signal) => {
     name: SERVICE,
     log,
     signal,
+    registry,
     setup: async (nc) => {
       const js = jetstream(nc);
       const jsm = await jetstreamManager(nc);

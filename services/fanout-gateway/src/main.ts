@@ -50,6 +50,7 @@ runService(SERVICE, async (signal) => {
     name: SERVICE,
     log,
     signal,
+    registry,
     setup: async (nc) => {
       const jsm = await jetstreamManager(nc);
       const js = jetstream(nc);

@@ -40,6 +40,7 @@ runService(SERVICE, async (signal) => {
     name: SERVICE,
     log,
     signal,
+    registry,
     setup: async (nc) => {
       const jsm = await jetstreamManager(nc);
       const stream = { maxAgeMs: config.SWITCHBOARD_RETENTION_MAX_AGE, maxMessagesPerRoom: config.SWITCHBOARD_RETENTION_MAX_MESSAGES };

@@ -39,6 +39,7 @@ runService(SERVICE, async (signal) => {
     name: SERVICE,
     log,
     signal,
+    registry,
     setup: async (nc) => {
       const jsm = await jetstreamManager(nc);
       await ensureRoomsStream(
