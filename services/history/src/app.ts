@@ -28,7 +28,8 @@ import {
 import { authorizationOf } from "@switchboard/http";
 import type { HistoryMetrics } from "./metrics.js";
 import { pageJson } from "./pagejson.js";
-import { applyCursor, type Direction, type ReadQuery, type Reader } from "./reader.js";
+import type { ReadQuery } from "./pager.js";
+import { applyCursor, type Direction, type Reader } from "./reader.js";
 import type { RetentionPolicy } from "./retention.js";
 import type { RoomState } from "./roomstate.js";
 

@@ -24,7 +24,7 @@
  * - Each message's JSON is made once, when it is cached: a page's answer is built by concatenation (pagejson.ts).
  */
 import type { ConsumerMessages, JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { HISTORY_LIMIT_MAX, type StoredMessage } from "@switchboard/protocol";
+import type { StoredMessage } from "@switchboard/protocol";
 import {
   STREAM_ROOMS,
   Subjects,
@@ -35,9 +35,9 @@ import {
   type Logger,
 } from "@switchboard/core";
 import type { HistoryMetrics } from "./metrics.js";
-import { encodeCursor, type Bounds } from "./cursor.js";
 import { withMessagesJson } from "./pagejson.js";
-import type { AppRetention, Page, ReadQuery, Reader } from "./reader.js";
+import { checkLimit, cutPage, emptyPage, planPage, timeWindow, type AppRetention, type Page, type ReadQuery } from "./pager.js";
+import type { Reader } from "./reader.js";
 
 /** Most rooms cached at once (each holds one consumer on the server). */
 export const MAX_ROOMS = 1000;
@@ -51,7 +51,6 @@ const CONSUMER_INACTIVE_MS = 30_000;
 const decoder = new TextDecoder();
 
 type Metrics = HistoryMetrics;
-type Accept = (m: StoredMessage) => boolean;
 
 interface Room {
   subject: string;
@@ -332,7 +331,7 @@ export function createCachedReader(
   }
 
   async function read(q: ReadQuery): Promise<Page> {
-    if (!Number.isInteger(q.limit) || q.limit < 1 || q.limit > HISTORY_LIMIT_MAX) return base.read(q);
+    checkLimit(q.limit);
     const subject = Subjects.room(q.app, q.room);
     const r = rooms.get(subject);
     if (r === undefined || r.removals < 0 || r.consumerName === undefined) {
@@ -370,8 +369,8 @@ export function createCachedReader(
       }
       revalidated = true;
     }
-    const lo = (q.after ?? 0) + 1;
-    const hi = Math.min(last, q.before === undefined ? last : q.before - 1);
+    const plan = planPage(q, timeWindow(q, retention, Date.now()), last);
+    const { lo, hi, need, accept } = plan;
     // Still loading: no wait (the load may take a while); serve once it has reached L.
     const ready = r.loaded ? await caughtUp(r, hi) : r.upTo >= hi;
     if (ready) r.loaded = true;
@@ -392,32 +391,24 @@ export function createCachedReader(
     r.behind = 0;
     metrics.cacheReads.inc({ result: revalidated ? "revalidated" : "hit" });
 
-    const start = retention.maxAgeMs === undefined ? q.start : Math.max(q.start ?? 0, Date.now() - retention.maxAgeMs);
-    const end = q.end;
-    const accept: Accept = (m) => (start === undefined || m.timestamp >= start) && (end === undefined || m.timestamp <= end);
-    if (hi < lo) return { messages: [], next: null };
-    const need = q.limit + 1;
-    const resolved: Bounds = { direction: q.direction, start: q.start, end: q.end, timeResolved: true, after: lo > 1 ? lo - 1 : undefined };
+    if (hi < lo) return emptyPage();
     const { seqs, msgs, json } = r;
     /** Indexes of the matching messages, in page order. */
     const rows: number[] = [];
-    const page = (next: string | null): Page => {
-      const picked = rows.length > q.limit ? rows.slice(0, q.limit) : rows;
-      return withMessagesJson(
-        { messages: picked.map((i) => msgs[i]!), next },
-        picked.map((i) => json[i]!),
-      );
-    };
     if (q.direction === "forwards") {
       for (let i = lowerBound(seqs, lo); i < seqs.length && seqs[i]! <= hi && rows.length < need; i++) if (accept(msgs[i]!)) rows.push(i);
-      const next = rows.length > q.limit ? encodeCursor({ ...resolved, after: msgs[rows[q.limit - 1]!]!.offset, before: hi + 1 }) : null;
-      return page(next);
+    } else {
+      for (let i = lowerBound(seqs, hi + 1) - 1; i >= 0 && seqs[i]! >= lo && rows.length < need; i--) if (accept(msgs[i]!)) rows.push(i);
     }
-    // Backwards: newest first, collected from the top down.
-    for (let i = lowerBound(seqs, hi + 1) - 1; i >= 0 && seqs[i]! >= lo && rows.length < need; i--) if (accept(msgs[i]!)) rows.push(i);
-    if (rows.length <= q.limit) return page(null);
-    const widthHint = hi - msgs[rows[need - 1]!]!.offset + 1;
-    return page(encodeCursor({ ...resolved, before: msgs[rows[q.limit - 1]!]!.offset, widthHint }));
+    const { page } = cutPage(
+      plan,
+      rows.map((i) => msgs[i]!),
+    );
+    // The page's messages are the first rows: their JSON is already made.
+    return withMessagesJson(
+      page,
+      rows.slice(0, page.messages.length).map((i) => json[i]!),
+    );
   }
 
   return {

@@ -4,7 +4,7 @@
  * messages. The text is exactly `JSON.stringify` of the page (same fields, same order); a page without prepared
  * JSON (the uncached reader's) is stringified as before.
  */
-import type { Page } from "./reader.js";
+import type { Page } from "./pager.js";
 
 /** Each message's `JSON.stringify`, in the page's order, for pages the cache cut. */
 const prepared = new WeakMap<Page, readonly string[]>();

@@ -18,7 +18,7 @@
  *   message count is trimmed in the stream (purge with `keep`) before it is read.
  */
 import type { ConsumerInfo, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
-import { SwitchboardError, HISTORY_LIMIT_MAX, type StoredMessage } from "@switchboard/protocol";
+import type { StoredMessage } from "@switchboard/protocol";
 import {
   STREAM_ROOMS,
   Subjects,
@@ -28,26 +28,19 @@ import {
   storedMessage,
   type ConsumerStart,
 } from "@switchboard/core";
-import { encodeCursor, type Bounds } from "./cursor.js";
+import {
+  checkLimit,
+  cutPage,
+  emptyPage,
+  planPage,
+  timeWindow,
+  type AppRetention,
+  type Page,
+  type PagePlan,
+  type ReadQuery,
+} from "./pager.js";
 
 export { applyCursor, type Direction } from "./cursor.js";
-
-export interface ReadQuery extends Bounds {
-  app: string;
-  room: string;
-  limit: number;
-}
-
-export interface Page {
-  messages: StoredMessage[];
-  next: string | null;
-}
-
-/** An app's retention where it is stricter than the stream's (undefined fields: the stream's applies). */
-export interface AppRetention {
-  maxAgeMs?: number | undefined;
-  maxMessagesPerRoom?: number | undefined;
-}
 
 export interface Reader {
   read(q: ReadQuery): Promise<Page>;
@@ -63,7 +56,7 @@ const FETCH_EXPIRES_MS = 5000;
 const SPACING_CACHE_MAX = 10_000;
 const decoder = new TextDecoder();
 
-type Accept = (m: StoredMessage) => boolean;
+type Accept = PagePlan["accept"];
 
 export function createReader(
   js: JetStreamClient,
@@ -142,38 +135,24 @@ export function createReader(
   }
 
   async function read(q: ReadQuery): Promise<Page> {
-    if (!Number.isInteger(q.limit) || q.limit < 1 || q.limit > HISTORY_LIMIT_MAX)
-      throw new SwitchboardError("bad_request", `limit must be an integer from 1 to ${HISTORY_LIMIT_MAX}`);
+    checkLimit(q.limit);
     const subject = Subjects.room(q.app, q.room);
     const retention = await retentionOf(q.app);
     if (retention.maxMessagesPerRoom !== undefined)
       await jsm.streams.purge(STREAM_ROOMS, { filter: subject, keep: retention.maxMessagesPerRoom });
-    const start = retention.maxAgeMs === undefined ? q.start : Math.max(q.start ?? 0, Date.now() - retention.maxAgeMs);
-    const end = q.end;
-    const accept: Accept = (m) => (start === undefined || m.timestamp >= start) && (end === undefined || m.timestamp <= end);
-
-    let lo = (q.after ?? 0) + 1;
+    const time = timeWindow(q, retention, Date.now());
     // A cursor's upper bound is already below the room's end (or pinned to it): no lookup needed.
     const fromCursor = q.timeResolved === true && q.before !== undefined;
     const [last, below, above] = await Promise.all([
       fromCursor ? Number.MAX_SAFE_INTEGER : lastSeq(subject),
-      q.timeResolved === true || start === undefined ? undefined : offsetBefore(subject, start - TIME_SKEW_MS),
-      q.timeResolved === true || end === undefined ? undefined : offsetBefore(subject, end + TIME_SKEW_MS + 1),
+      q.timeResolved === true || time.start === undefined ? undefined : offsetBefore(subject, time.start - TIME_SKEW_MS),
+      q.timeResolved === true || time.end === undefined ? undefined : offsetBefore(subject, time.end + TIME_SKEW_MS + 1),
     ]);
-    let hi = Math.min(last, q.before === undefined ? last : q.before - 1);
-    if (below !== undefined) lo = Math.max(lo, below + 1);
-    if (above !== undefined) hi = Math.min(hi, above);
-    if (hi < lo) return { messages: [], next: null };
-    const need = q.limit + 1;
-    const resolved: Bounds = { direction: q.direction, start: q.start, end: q.end, timeResolved: true, after: lo > 1 ? lo - 1 : undefined };
+    const plan = planPage(q, time, last, { below, above });
+    const { lo, hi, need, accept } = plan;
+    if (hi < lo) return emptyPage();
 
-    if (q.direction === "forwards") {
-      const rows = (await collect(q.room, subject, lo, hi, need, accept)) as StoredMessage[];
-      const messages = rows.slice(0, q.limit);
-      const next =
-        rows.length > q.limit ? encodeCursor({ ...resolved, after: messages[messages.length - 1]!.offset, before: hi + 1 }) : null;
-      return { messages, next };
-    }
+    if (q.direction === "forwards") return cutPage(plan, (await collect(q.room, subject, lo, hi, need, accept)) as StoredMessage[]).page;
 
     // Backwards: a window of offsets below `top`, sized from the last page's span or the room's known spacing.
     // While the window reaches the room's end, the consumer's pending count is the window's count, so a window
@@ -201,11 +180,9 @@ export function createReader(
       width = rows.length === 0 ? span * 4 : Math.ceil((span * (need - rows.length) * 1.5) / rows.length) + 8;
       top = from - 1;
     }
-    const messages = rows.slice(-q.limit).reverse();
-    if (rows.length <= q.limit) return { messages, next: null };
-    const widthHint = hi - rows[rows.length - need]!.offset + 1;
-    rememberSpacing(subject, widthHint / need);
-    return { messages, next: encodeCursor({ ...resolved, before: messages[messages.length - 1]!.offset, widthHint }) };
+    const { page, widthHint } = cutPage(plan, rows.reverse());
+    if (widthHint !== undefined) rememberSpacing(subject, widthHint / need);
+    return page;
   }
 
   return { read, lastOffset: (app, room) => lastSeq(Subjects.room(app, room)) };

@@ -6,7 +6,7 @@
  * cached briefly, so a change applies within a second without a restart.
  */
 import { KvKeys, type AppRecord, type KV, type Logger } from "@switchboard/core";
-import type { AppRetention } from "./reader.js";
+import type { AppRetention } from "./pager.js";
 
 export interface StreamRetention {
   maxAgeMs: number;
