@@ -40,6 +40,8 @@ beforeAll(async () => {
     sessions: unused("sessions"),
     revocations: unused("revocations"),
     keys,
+    keyById: unused("keyById"),
+    publisher: unused("publisher"),
     moderation: unused("moderation"),
     mutes: unused("mutes"),
     presence: unused("presence"),

@@ -4,7 +4,17 @@
  * import these types from here, never from each other.
  */
 import type { KV } from "@nats-io/kv";
-import type { ApiKeyAuthenticator, Logger, Moderation, NatsConnection, NatsRuntime, PresenceRecord, SecretBox } from "@switchboard/core";
+import type {
+  AckPublisher,
+  ApiKeyAuthenticator,
+  Logger,
+  Moderation,
+  NatsConnection,
+  NatsRuntime,
+  PresenceRecord,
+  ResolvedKey,
+  SecretBox,
+} from "@switchboard/core";
 import type { Issuer } from "./issuer.js";
 import type { AuthMetrics } from "./metrics.js";
 
@@ -18,6 +28,10 @@ export interface AuthDeps {
   revocations: KV;
   /** Authenticates app API requests (KeyRegistry). */
   keys: ApiKeyAuthenticator;
+  /** A key by its id `appId.keyId` (KeyRegistry.get), for vendor auth schemes that sign with the secret instead of sending it. */
+  keyById(kid: string): Promise<ResolvedKey | undefined>;
+  /** Stores messages in the rooms stream (vendor signals and events); resolves only with JetStream's acknowledgement. */
+  publisher: AckPublisher;
   /** Disconnect, mute and delete commands reaching every gateway (vendor moderation calls). */
   moderation: Moderation;
   /** The moderation bucket: mutes by clientId that outlive a socket (KvKeys.mute). */

@@ -2,6 +2,8 @@
 import {
   Buckets,
   KeyRegistry,
+  STREAM_ROOMS,
+  createAckPublisher,
   SecretBox,
   createLogger,
   createRegistry,
@@ -23,6 +25,7 @@ import { ensureDevKey } from "./devkey.js";
 import { createIssuer, MAX_TOKENS_PER_CALL } from "./issuer.js";
 import { authMetrics } from "./metrics.js";
 import { IssuanceLimiter } from "./ratelimit.js";
+import { VENDOR_STORE_TIMEOUT_MS } from "./vendors/store.js";
 
 const SERVICE = "auth";
 
@@ -57,6 +60,8 @@ runService(SERVICE, async (signal) => {
       if (devKey !== undefined) await ensureDevKey(devKey, b[Buckets.apps], b[Buckets.keys], box, log);
       const keys = new KeyRegistry(b[Buckets.keys], box, log);
       await keys.start(signal);
+      const publisher = createAckPublisher(nc, { timeoutMs: VENDOR_STORE_TIMEOUT_MS, stream: STREAM_ROOMS });
+      signal.addEventListener("abort", () => publisher.close(), { once: true });
       return {
         nc,
         apps: b[Buckets.apps],
@@ -64,6 +69,8 @@ runService(SERVICE, async (signal) => {
         sessions: b[Buckets.sessions],
         revocations: b[Buckets.revocations],
         keys,
+        keyById: (kid) => keys.get(kid),
+        publisher,
         moderation: natsModeration(nc, jsm, log),
         mutes: b[Buckets.moderation],
         presence: (app, room) => readPresence(js, jsm, app, room, log),

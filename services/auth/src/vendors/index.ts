@@ -6,9 +6,11 @@
 import type { FastifyInstance } from "fastify";
 import type { VendorOptions } from "./options.js";
 import { OPENVIDU_PREFIX, openviduRoutes } from "./openvidu/routes.js";
+import { opentokRoutes } from "./opentok/routes.js";
 
 export type { VendorOptions } from "./options.js";
 
 export async function vendorRoutes(app: FastifyInstance, opts: VendorOptions): Promise<void> {
   await app.register(openviduRoutes, { ...opts, prefix: OPENVIDU_PREFIX });
+  await app.register(opentokRoutes, opts);
 }

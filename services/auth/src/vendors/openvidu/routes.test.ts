@@ -34,6 +34,8 @@ beforeAll(async () => {
     sessions: unused("sessions"),
     revocations: unused("revocations"),
     keys: { authenticate: (h, o = {}) => authenticateApiKey(h, o, (kid) => Promise.resolve(kid === KEY.kid ? KEY : undefined)) },
+    keyById: unused("keyById"),
+    publisher: unused("publisher"),
     moderation: unused("moderation"),
     mutes: unused("mutes"),
     presence: unused("presence"),
