@@ -3,6 +3,7 @@
  * duplicates, the batch endpoint with mixed items, the Livestorm-compatible endpoint, traceparent into NATS headers,
  * and moderation (control commands to gateways, message delete from the stream).
  */
+import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { messageIdFromOffset } from "@switchboard/protocol";
 import { HEADER_TRACEPARENT, Subjects, type ControlCommand } from "@switchboard/core";
@@ -426,5 +427,25 @@ describe("strict input on every HTTP path", () => {
     }
     const history = await ingest(cluster, "GET", "/v1/rooms/chat:strict/messages", undefined, { service: "history" });
     expect(history.body["messages"]).toEqual([]);
+  });
+});
+
+describe("GET /openapi.json", () => {
+  it("is served by auth, publish-ingest and history, and docs/HTTP-API.md lists every Switchboard route in it", async () => {
+    const doc = await readFile(new URL("../docs/HTTP-API.md", import.meta.url), "utf8");
+    const routes: string[] = [];
+    for (const service of ["auth", "publish-ingest", "history"]) {
+      const res = await fetch(`${cluster.url(service as Parameters<Cluster["url"]>[0])}/openapi.json`);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
+      expect(body.openapi).toBe("3.0.3");
+      for (const [path, ops] of Object.entries(body.paths))
+        for (const method of Object.keys(ops)) routes.push(`${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ":$1")}`);
+    }
+    expect(routes).toContain("POST /v1/rooms/:room/messages");
+    expect(routes).toContain("GET /v1/rooms/:room/messages");
+    expect(routes).toContain("POST /v1/tokens");
+    const own = routes.filter((r) => / \/(v1|api\/v1)\//.test(r));
+    expect(own.filter((r) => !doc.includes(`\`${r}\``))).toEqual([]);
   });
 });

@@ -150,6 +150,27 @@ describe("paths and query strings", () => {
   });
 });
 
+describe("GET /openapi.json", () => {
+  it("describes every declared route from its schemas, without the health and metrics routes", async () => {
+    const doc = (await app.inject({ method: "GET", url: "/openapi.json" })).json<{
+      openapi: string;
+      paths: Record<string, Record<string, { parameters: unknown[]; requestBody: unknown; operationId: string }>>;
+    }>();
+    expect(doc.openapi).toBe("3.0.3");
+    expect(Object.keys(doc.paths)).toEqual(["/rooms/{room}"]);
+    const op = doc.paths["/rooms/{room}"]?.["post"];
+    expect(op?.operationId).toBe("postRoomsRoom");
+    expect(op?.parameters).toEqual([
+      { name: "room", in: "path", required: true, schema: { type: "string", maxLength: 1024 } },
+      { name: "limit", in: "query", required: false, schema: { type: "integer", minimum: 1, maximum: 100 } },
+    ]);
+    expect(op?.requestBody).toMatchObject({
+      required: true,
+      content: { "application/json": { schema: { type: "object", required: ["event"] } } },
+    });
+  });
+});
+
 describe("failures before routing, over a real socket", () => {
   it("answers a request whose body does not arrive in time with 408 and the contract's body", async () => {
     const started = Date.now();

@@ -16,6 +16,9 @@ import { Ajv, type Options as AjvOptions } from "ajv";
 import type { Registry } from "prom-client";
 import { SwitchboardError, parseStrictJson } from "@switchboard/protocol";
 import { httpMetrics, redactUrl, type Logger } from "@switchboard/core";
+import { serveOpenApi } from "./openapi.js";
+
+export { openApiDocument } from "./openapi.js";
 
 export interface HttpServiceOptions {
   service: string;
@@ -28,6 +31,9 @@ export interface HttpServiceOptions {
   /** Time a client has to send a whole request, headers and body (slow clients get 408). Default 15 s. */
   requestTimeoutMs?: number;
 }
+
+/** Version of the HTTP API in each service's OpenAPI document (`GET /openapi.json`). */
+export const API_VERSION = "1.0.0";
 
 /** Default time for a whole request to arrive: 1 MiB at under 70 KB/s still makes it; a slow-body attack does not. */
 export const REQUEST_TIMEOUT_MS = 15_000;
@@ -106,13 +112,16 @@ export function createHttpService(opts: HttpServiceOptions): FastifyInstance {
     sendError(reply, new SwitchboardError("not_found", `no route ${req.method} ${redactUrl(req.url).split("?")[0]}`)),
   );
 
-  app.get("/healthz", async () => ({ status: "ok" }));
-  app.get("/readyz", async (_req, reply) =>
+  // Before any route, so that the document sees every route the service declares.
+  serveOpenApi(app, opts.service, API_VERSION);
+  const hide = { schema: { hide: true } };
+  app.get("/healthz", hide, async () => ({ status: "ok" }));
+  app.get("/readyz", hide, async (_req, reply) =>
     opts.ready()
       ? { status: "ready" }
       : sendError(reply, new SwitchboardError("unavailable", "not ready: NATS or JetStream is not available yet", { retryAfter: 1 })),
   );
-  app.get("/metrics", async (_req, reply) => {
+  app.get("/metrics", hide, async (_req, reply) => {
     const text = await opts.registry.metrics();
     return reply.header("content-type", opts.registry.contentType).send(text);
   });

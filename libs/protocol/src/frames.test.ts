@@ -1,5 +1,6 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { FrameError, parseRequest, replyError, replyOk } from "./frames.js";
+import { FrameError, REQUEST_TYPES, parseRequest, replyError, replyOk } from "./frames.js";
 
 function fails(text: string): FrameError {
   try {
@@ -103,5 +104,57 @@ describe("parseRequest", () => {
       ok: false,
       error: { code: "bad_request", message: "m" },
     });
+  });
+
+  it("reads frames strictly: repeated keys, __proto__ and overflowing numbers are named, not guessed at", () => {
+    expect(fails('{"type":"ping","id":1,"id":2}').message).toBe('frame repeats the key "id" in one object');
+    expect(fails('{"type":"publish","id":1,"room":"r","event":"e","data":{"__proto__":1}}').message).toBe(
+      'frame has the key "__proto__", which is not allowed',
+    );
+    expect(fails('{"type":"publish","id":1,"room":"r","event":"e","data":1e400}').message).toBe(
+      "frame has the number 1e400, which is too large for a double",
+    );
+    expect(fails("{nope").message).toBe("frame is not valid JSON");
+  });
+});
+
+describe("parseRequest (property)", () => {
+  const field = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constantFrom("r", "chat:1", "e", "", "a".repeat(200)));
+  const frame = fc.record(
+    {
+      type: fc.oneof(fc.constantFrom(...REQUEST_TYPES), fc.string()),
+      id: fc.oneof(fc.nat(), fc.integer(), fc.double(), fc.string()),
+      room: field,
+      event: field,
+      data: field,
+      since: fc.oneof(fc.record({ offset: field }, { requiredKeys: [] }), fc.record({ last: field }, { requiredKeys: [] }), field),
+      events: fc.oneof(fc.array(field, { maxLength: 3 }), field),
+      limit: field,
+      clientId: field,
+      connectionId: field,
+      messageId: field,
+      token: field,
+    },
+    { requiredKeys: [] },
+  );
+
+  it("answers any frame with a request or a FrameError, never another exception", () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          frame.map((f) => JSON.stringify(f)),
+        ),
+        (text) => {
+          try {
+            const req = parseRequest(text);
+            expect(REQUEST_TYPES).toContain(req.type);
+          } catch (err) {
+            expect(err).toBeInstanceOf(FrameError);
+          }
+        },
+      ),
+      { numRuns: 5000 },
+    );
   });
 });

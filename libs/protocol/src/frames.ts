@@ -3,6 +3,7 @@
  * client frame. The gateway parses with `parseRequest`; the client SDK builds frames with these types.
  */
 import { SwitchboardError, type ErrorCode } from "./errors.js";
+import { parseStrictJson } from "./json.js";
 import { isValidClientId, isValidEvent, isValidRoom, EVENT_MAX, ROOM_MAX } from "./names.js";
 
 export const WS_PATH = "/v1/ws";
@@ -222,9 +223,11 @@ function optInt(o: Obj, key: string, id: number, min: number, max = Number.MAX_S
 export function parseRequest(text: string): ClientRequest {
   let value: unknown;
   try {
-    value = JSON.parse(text);
-  } catch {
-    fail(null, "frame is not valid JSON");
+    value = parseStrictJson(text, "frame");
+  } catch (err) {
+    // Repeated keys, __proto__, deep nesting and overflowing numbers are named; a syntax error is just that.
+    const message = (err as SwitchboardError).message;
+    fail(null, message.startsWith("frame is not valid JSON") ? "frame is not valid JSON" : message);
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) fail(null, "frame must be a JSON object");
   const o = value as Obj;
