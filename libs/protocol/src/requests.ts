@@ -54,8 +54,11 @@ export interface ResultMap {
   ping: EmptyResult;
 }
 
-/** The request frame of type K. */
-export type RequestOf<K extends RequestType> = Extract<ClientRequest, { type: K }>;
+/** The member of R whose `type` admits K, narrowed to `type: K` (some frames share one interface for several types). */
+type ByType<R, K> = R extends { type: infer T } ? (K extends T ? Omit<R, "type"> & { type: K } : never) : never;
+
+/** The request frame of type K (a union of frames when K is a union of types). */
+export type RequestOf<K extends RequestType> = K extends RequestType ? ByType<ClientRequest, K> : never;
 
 /** The result of an `ok` reply to a request of type K (a compile error when ResultMap lacks K). */
 export type ResultOf<K extends RequestType> = ResultMap[K];

@@ -1,8 +1,31 @@
 /** Per-socket state (uWS user data). Plain fields, no per-message allocation. */
 import { EffectivePermissions, Permissions, type TokenClaims } from "@switchboard/protocol";
 import { refill, type Bucket } from "@switchboard/core";
+import type { ProtocolAdapter } from "./adapters/adapter.js";
 import type { SocketLimits } from "./apps.js";
 import type { Room } from "./rooms.js";
+
+/** The socket operations the gateway and its handlers use: uWS's WebSocket has them (a stub in unit tests). */
+export interface Socket {
+  send(frame: string): unknown;
+  cork(cb: () => void): unknown;
+  subscribe(topic: string): unknown;
+  unsubscribe(topic: string): unknown;
+  getBufferedAmount(): number;
+  end(code: number, reason: string): unknown;
+}
+
+/** Stands in for the socket until it opens (and for refused upgrades, which never get one). */
+const NOT_OPEN: Socket = {
+  send: () => undefined,
+  cork: (cb) => {
+    cb();
+  },
+  subscribe: () => false,
+  unsubscribe: () => false,
+  getBufferedAmount: () => 0,
+  end: () => undefined,
+};
 
 export interface RoomSub {
   room: Room;
@@ -12,6 +35,10 @@ export interface RoomSub {
 }
 
 export interface Conn {
+  /** The uWS socket, set when it opens; use only while `closed` is false. */
+  socket: Socket;
+  /** The wire protocol of this socket, chosen at upgrade. */
+  adapter: ProtocolAdapter;
   id: string;
   appId: string;
   kid: string;
@@ -36,9 +63,10 @@ export interface Conn {
   muted: Set<string>;
 }
 
-export function newConn(fields: Pick<Conn, "id" | "appId" | "kid" | "claims" | "permissions" | "limits">): Conn {
+export function newConn(fields: Pick<Conn, "id" | "appId" | "kid" | "claims" | "permissions" | "limits" | "adapter">): Conn {
   return {
     ...fields,
+    socket: NOT_OPEN,
     refuse: undefined,
     subs: new Map(),
     pending: new Set(),
@@ -62,8 +90,9 @@ const REFUSED_LIMITS: SocketLimits = {
   origins: undefined,
 };
 
-export function refusedConn(code: number, reason: string): Conn {
+export function refusedConn(code: number, reason: string, adapter: ProtocolAdapter): Conn {
   const c = newConn({
+    adapter,
     id: "",
     appId: "",
     kid: "",

@@ -10,7 +10,7 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { dirname, extname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { buildClaims, signToken, tokenResponse, type SigningKey } from "@switchboard/protocol";
+import { SwitchboardError, buildClaims, signToken, tokenResponse, type SigningKey } from "@switchboard/protocol";
 import { loadConfig } from "@switchboard/core";
 import { gatewaySpec } from "./config.js";
 import type { HttpRequest, HttpResponse, TemplatedApp } from "./uws.js";
@@ -58,7 +58,8 @@ function serveFile(res: HttpResponse, path: string): void {
       if (!readdirSync(m.dir).includes(file)) break;
       body = readFileSync(join(m.dir, file));
     } catch {
-      return send(res, "404 Not Found", { error: { code: "not_found", message: `demo file ${rel} is missing: run npm run build` } });
+      fail(res, "404 Not Found", new SwitchboardError("not_found", `demo file ${rel} is missing: run npm run build`));
+      return;
     }
     res
       .writeStatus("200 OK")
@@ -68,28 +69,26 @@ function serveFile(res: HttpResponse, path: string): void {
       .end(body);
     return;
   }
-  send(res, "404 Not Found", { error: { code: "not_found", message: `no demo file ${rel}` } });
+  fail(res, "404 Not Found", new SwitchboardError("not_found", `no demo file ${rel}`));
 }
 
 function demoToken(res: HttpResponse, req: HttpRequest, devKey: SigningKey | undefined): void {
-  if (devKey === undefined)
-    return send(res, "404 Not Found", {
-      error: {
-        code: "not_found",
-        message: "demo tokens need SWITCHBOARD_DEV_KEY on the gateway (npm start sets it); paste a token instead",
-      },
-    });
+  if (devKey === undefined) {
+    const message = "demo tokens need SWITCHBOARD_DEV_KEY on the gateway (npm start sets it); paste a token instead";
+    fail(res, "404 Not Found", new SwitchboardError("not_found", message));
+    return;
+  }
   // A reverse proxy on the same host would make every caller look local: proxied requests get no demo token.
   const proxied = req.getHeader("x-forwarded-for") !== "" || req.getHeader("forwarded") !== "" || req.getHeader("x-real-ip") !== "";
-  if (proxied || !isLoopback(new TextDecoder().decode(res.getRemoteAddressAsText())))
-    return send(res, "403 Forbidden", {
-      error: { code: "unauthorized", message: "demo tokens are only handed to direct loopback callers" },
-    });
-  const name = (new URLSearchParams(req.getQuery() ?? "").get("name") ?? "").trim();
-  if (!NAME_RE.test(name))
-    return send(res, "400 Bad Request", {
-      error: { code: "bad_request", message: "name must be 1-32 characters from A-Z a-z 0-9 space _ . -" },
-    });
+  if (proxied || !isLoopback(new TextDecoder().decode(res.getRemoteAddressAsText()))) {
+    fail(res, "403 Forbidden", new SwitchboardError("unauthorized", "demo tokens are only handed to direct loopback callers"));
+    return;
+  }
+  const name = (new URLSearchParams(req.getQuery()).get("name") ?? "").trim();
+  if (!NAME_RE.test(name)) {
+    fail(res, "400 Bad Request", new SwitchboardError("bad_request", "name must be 1-32 characters from A-Z a-z 0-9 space _ . -"));
+    return;
+  }
   let aborted = false;
   res.onAborted(() => {
     aborted = true;
@@ -104,8 +103,7 @@ function demoToken(res: HttpResponse, req: HttpRequest, devKey: SigningKey | und
       if (!aborted) res.cork(() => send(res, "200 OK", tokenResponse(token, claims)));
     },
     () => {
-      if (!aborted)
-        res.cork(() => send(res, "500 Internal Server Error", { error: { code: "internal", message: "could not sign a demo token" } }));
+      if (!aborted) res.cork(() => fail(res, "500 Internal Server Error", new SwitchboardError("internal", "could not sign a demo token")));
     },
   );
 }
@@ -119,6 +117,10 @@ function isLoopback(addr: string): boolean {
     /^0{4}:0{4}:0{4}:0{4}:0{4}:0{4}:0{4}:0{3}1$/.test(a) ||
     /^0{4}:0{4}:0{4}:0{4}:0{4}:ffff:7f[0-9a-f]{2}:[0-9a-f]{4}$/.test(a)
   );
+}
+
+function fail(res: HttpResponse, status: string, err: SwitchboardError): void {
+  send(res, status, { error: err.toJSON() });
 }
 
 function send(res: HttpResponse, status: string, body: unknown): void {

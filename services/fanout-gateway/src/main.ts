@@ -82,11 +82,6 @@ runService(SERVICE, async (signal) => {
     nats,
     limits,
   });
-  // Rejects only when the process stops before NATS was ready: nothing to attach then.
-  nats.whenReady().then(
-    (deps) => gateway.attach(deps),
-    () => undefined,
-  );
   const port = await gateway.listen(config.HOST, config.PORT);
   log.info({ host: config.HOST, port }, "listening");
 

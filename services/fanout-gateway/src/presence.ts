@@ -12,14 +12,13 @@ import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { PRESENCE_DATA_MAX, SwitchboardError, type PresenceMember } from "@switchboard/protocol";
 import { KvKeys, PRESENCE_TTL_MS, Subjects, readPresence, type KV, type Logger, type PresenceRecord } from "@switchboard/core";
-import { topicAll, topicPresence } from "./rooms.js";
+import type { PresenceAction } from "./adapters/adapter.js";
+import { topicAll } from "./topics.js";
 
 /** Re-put interval: three chances per TTL. */
 export const PRESENCE_HEARTBEAT_MS = Math.floor(PRESENCE_TTL_MS / 3);
 /** How often rooms watched here are checked for members whose gateway stopped re-putting them. */
 export const PRESENCE_SWEEP_MS = 2_500;
-
-export type PresenceAction = "join" | "update" | "leave";
 
 export interface PresenceDeps {
   nc: NatsConnection;
@@ -27,8 +26,8 @@ export interface PresenceDeps {
   jsm: JetStreamManager;
   kv: KV;
   log: Logger;
-  /** Publishes a frame to a uWS topic of this gateway. */
-  publish(topic: string, frame: string): void;
+  /** Pushes a change to this gateway's sockets watching the room (encoded once per room; `memberJson` is JSON). */
+  push(app: string, room: string, roomJson: string, action: PresenceAction, memberJson: string): void;
 }
 
 interface Known {
@@ -41,7 +40,6 @@ interface Watch {
   app: string;
   room: string;
   roomJson: string;
-  topic: string;
   refs: number;
   sub: Subscription;
   known: Map<string, Known>;
@@ -78,7 +76,7 @@ export class PresenceHub {
   async enter(app: string, room: string, rec: PresenceRecord, action: "join" | "update"): Promise<void> {
     const key = topicAll(app, room);
     let m = this.local.get(key);
-    if (m === undefined) this.local.set(key, (m = new Map()));
+    if (m === undefined) this.local.set(key, (m = new Map<string, PresenceRecord & { app: string; room: string }>()));
     m.set(rec.connectionId, { ...rec, app, room });
     try {
       await this.deps.kv.put(KvKeys.presence(app, room, rec.connectionId), JSON.stringify(rec));
@@ -126,7 +124,6 @@ export class PresenceHub {
       app,
       room,
       roomJson: JSON.stringify(room),
-      topic: topicPresence(app, room),
       refs: 1,
       known: new Map(),
       sub: this.deps.nc.subscribe(Subjects.presence(app, room), {
@@ -167,7 +164,7 @@ export class PresenceHub {
   }
 
   private push(w: Watch, action: PresenceAction, memberJson: string): void {
-    this.deps.publish(w.topic, `{"type":"presence","room":${w.roomJson},"action":"${action}","member":${memberJson}}`);
+    this.deps.push(w.app, w.room, w.roomJson, action, memberJson);
   }
 
   private reput(): void {

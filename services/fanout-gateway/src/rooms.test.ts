@@ -39,7 +39,7 @@ function setup() {
   const deps: RoomDeps = {
     nc,
     log: createLogger("rooms-test", "silent"),
-    publish: (_topic, frame) => published.push((JSON.parse(frame) as { offset: number }).offset),
+    deliver: (_room, e) => published.push(e.offset),
     fetchRange: (_app, _room, after, upTo) => new Promise((resolve) => fetches.push({ after, upTo, resolve })),
     onDelivered: () => undefined,
     onGap: () => gaps++,
@@ -57,7 +57,7 @@ describe("Room live gap healing", () => {
     t.send(6, 5); // arrives while healing
     expect(t.published).toEqual([1, 2]);
     expect(t.fetches.map((f) => [f.after, f.upTo])).toEqual([[2, 4]]);
-    t.fetches[0]!.resolve([stored(3), stored(4)]);
+    t.fetches[0]?.resolve([stored(3), stored(4)]);
     await new Promise((r) => setImmediate(r));
     expect(t.published).toEqual([1, 2, 3, 4, 5, 6]);
     expect(t.gaps()).toBe(1);
@@ -95,7 +95,7 @@ describe("Room live gap healing", () => {
     const done = t.room.settled().then(() => (settled = true));
     await new Promise((r) => setImmediate(r));
     expect(settled).toBe(false);
-    t.fetches[0]!.resolve([stored(2), stored(3)]);
+    t.fetches[0]?.resolve([stored(2), stored(3)]);
     await done;
     expect(t.published).toEqual([1, 2, 3, 4]);
     expect(t.room.since(0).map((e) => e.offset)).toEqual([1, 2, 3, 4]);
@@ -103,7 +103,7 @@ describe("Room live gap healing", () => {
 });
 
 describe("LiveRing", () => {
-  const entry = (offset: number): LiveEntry => ({ offset, prev: offset - 1, event: "e", frame: String(offset) });
+  const entry = (offset: number): LiveEntry => ({ offset, prev: offset - 1, event: "e", body: String(offset) });
 
   it("keeps the newest entries in order once full, and forgets one", () => {
     const ring = new LiveRing(3);

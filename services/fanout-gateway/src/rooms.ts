@@ -1,53 +1,39 @@
 /**
- * Interest-based room subscriptions (DESIGN §1): a room's live subject is subscribed while at least one local
- * socket wants it. Each live message is turned into its push frame once and published to the room's uWS topics
- * (one for every-event subscribers, one per filtered event), so fan-out serializes once per room, not per socket.
+ * One room's live stream on this gateway (the hub, hub.ts, holds the rooms): its live subject is subscribed while
+ * at least one local socket wants it, and each live message is handed once, in order, to the `deliver` sink, which
+ * encodes it once per room and publishes it to the room's uWS topics (layer.ts), so fan-out serializes once per
+ * room, not per socket. A room knows nothing of frames: it keeps the stored body (libs/core envelope.ts).
  *
  * Ordering and gaps: the republished message carries `Nats-Sequence` (its offset) and `Nats-Last-Sequence` (the
  * room's previous offset). A mismatch with the last offset seen means a message was missed (core NATS is at most
  * once); the room then holds new messages, fetches the missing ones from history, and delivers all in order.
- * A short ring of recent frames lets a subscribe that first replays history switch to live with no gap.
+ * A short ring of recent messages lets a subscribe that first replays history switch to live with no gap.
  */
 import type { NatsConnection, Subscription, Msg } from "@nats-io/transport-node";
-import { Subjects, bodyEvent, encodeBody, messagePushFrame, type Logger } from "@switchboard/core";
+import { Subjects, bodyEvent, encodeBody, type Logger } from "@switchboard/core";
 import type { StoredMessage } from "@switchboard/protocol";
+import { topicAll } from "./topics.js";
 
 export const RING_SIZE = 2048;
 
 export interface LiveEntry {
   offset: number;
+  /** The room's previous offset (Nats-Last-Sequence); 0 when read back from history. */
   prev: number;
   event: string;
-  frame: string;
+  /** The stored body (envelope.ts encodeBody). */
+  body: string;
 }
 
 export interface RoomDeps {
   nc: NatsConnection;
   log: Logger;
-  /** Publishes a frame to a uWS topic; returns nothing (uWS handles per-socket backpressure). */
-  publish(topic: string, frame: string): void;
+  /** Takes each message of a room once, in offset order (the hot path: once per room message). */
+  deliver(room: Room, entry: LiveEntry): void;
   /** Messages of a room with offsets in (after, upTo], oldest first (from the history service). */
   fetchRange(app: string, room: string, after: number, upTo: number): Promise<StoredMessage[]>;
   onDelivered(count: number, timestampMs: number | undefined): void;
   onGap(): void;
-}
-
-export function topicAll(app: string, room: string): string {
-  return `${app}\u0001${room}`;
-}
-
-export function topicEvent(app: string, room: string, event: string): string {
-  return `${app}\u0001${room}\u0001${event}`;
-}
-
-/** Presence pushes of a room (sockets that subscribed with presence:true). */
-export function topicPresence(app: string, room: string): string {
-  return `${app}\u0001${room}\u0002p`;
-}
-
-/** Room-wide pushes (message.deleted) for sockets that filter events and so are not on the room's topic. */
-export function topicMeta(app: string, room: string): string {
-  return `${app}\u0001${room}\u0002m`;
 }
 
 export class Room {
@@ -57,8 +43,10 @@ export class Room {
   /** Offset of the newest message delivered to topics (0 until the first one). */
   lastOffset = 0;
   readonly ring = new LiveRing(RING_SIZE);
+  /** The room name as JSON, for encoders. */
   readonly roomJson: string;
-  readonly topic: string;
+  /** The room's key in the hub, topicAll(app, name); it doubles as the native every-event topic. */
+  readonly key: string;
   /** Event names that some socket filters on (refcounted), so only those event topics are published. */
   readonly filteredEvents = new Map<string, number>();
   private sub: Subscription | undefined;
@@ -73,7 +61,7 @@ export class Room {
     private readonly deps: RoomDeps,
   ) {
     this.roomJson = JSON.stringify(name);
-    this.topic = topicAll(app, name);
+    this.key = topicAll(app, name);
     this.sub = deps.nc.subscribe(Subjects.live(app, name), { callback: (err, msg) => this.onMsg(err, msg) });
     this.ready = deps.nc.flush();
   }
@@ -88,7 +76,7 @@ export class Room {
     const prev = Number(h?.get("Nats-Last-Sequence") || 0);
     if (!Number.isSafeInteger(offset) || offset <= 0) return;
     const body = msg.string();
-    const entry: LiveEntry = { offset, prev, event: bodyEvent(body), frame: messagePushFrame(this.roomJson, offset, body) };
+    const entry: LiveEntry = { offset, prev, event: bodyEvent(body), body };
     if (this.healing) {
       this.held.push(entry);
       return;
@@ -105,8 +93,7 @@ export class Room {
     if (e.offset <= this.lastOffset) return; // already delivered (duplicate after a heal)
     this.lastOffset = e.offset;
     this.ring.push(e);
-    this.deps.publish(this.topic, e.frame);
-    if (this.filteredEvents.has(e.event)) this.deps.publish(topicEvent(this.app, this.name, e.event), e.frame);
+    this.deps.deliver(this, e);
     this.deps.onDelivered(1, timestampMs);
   }
 
@@ -121,7 +108,7 @@ export class Room {
     this.deps.onGap();
     try {
       const missing = await this.deps.fetchRange(this.app, this.name, this.lastOffset, upTo);
-      for (const m of missing) this.deliver(liveEntryFromStored(this.roomJson, m));
+      for (const m of missing) this.deliver(liveEntryFromStored(m));
     } catch (err) {
       this.deps.log.error({ err, room: this.name }, "could not heal a live gap from history; delivering what arrived");
     } finally {
@@ -186,8 +173,8 @@ export class LiveRing {
   since(after: number): LiveEntry[] {
     const out: LiveEntry[] = [];
     for (let i = 0; i < this.count; i++) {
-      const e = this.items[(this.start + i) % this.capacity]!;
-      if (e.offset > after) out.push(e);
+      const e = this.items[(this.start + i) % this.capacity];
+      if (e !== undefined && e.offset > after) out.push(e);
     }
     return out;
   }
@@ -210,7 +197,8 @@ function timestampOf(body: string): number | undefined {
   return Number.isFinite(n) ? n : undefined;
 }
 
-export function liveEntryFromStored(roomJson: string, m: StoredMessage): LiveEntry {
+/** A message read back from history as a live entry (its body re-encoded as ingest stores it). */
+export function liveEntryFromStored(m: StoredMessage): LiveEntry {
   const body = encodeBody({
     event: m.event,
     dataJson: JSON.stringify(m.data ?? null),
@@ -219,44 +207,5 @@ export function liveEntryFromStored(roomJson: string, m: StoredMessage): LiveEnt
     ...(m.attributes !== undefined ? { attributes: m.attributes } : {}),
     ...(m.connectionData !== undefined ? { connectionData: m.connectionData } : {}),
   });
-  return { offset: m.offset, prev: 0, event: m.event, frame: messagePushFrame(roomJson, m.offset, body) };
-}
-
-/** All rooms with a live subscription on this gateway, keyed by topic. */
-export class RoomHub {
-  private readonly rooms = new Map<string, Room>();
-
-  constructor(private readonly deps: RoomDeps) {}
-
-  get size(): number {
-    return this.rooms.size;
-  }
-
-  get(app: string, room: string): Room | undefined {
-    return this.rooms.get(topicAll(app, room));
-  }
-
-  /** Takes a reference on the room, subscribing its live subject if it is new. */
-  acquire(app: string, room: string): Room {
-    const key = topicAll(app, room);
-    let r = this.rooms.get(key);
-    if (r === undefined) {
-      r = new Room(app, room, this.deps);
-      this.rooms.set(key, r);
-    }
-    r.refs++;
-    return r;
-  }
-
-  release(r: Room): void {
-    r.refs--;
-    if (r.refs <= 0) {
-      r.close();
-      this.rooms.delete(r.topic);
-    }
-  }
-
-  all(): IterableIterator<Room> {
-    return this.rooms.values();
-  }
+  return { offset: m.offset, prev: 0, event: m.event, body };
 }

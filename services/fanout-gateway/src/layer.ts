@@ -1,0 +1,178 @@
+/**
+ * The gateway's request layer: everything that needs NATS, built in one go once the runtime is ready, from its
+ * deps (the connection is taken once, here): the room hub and its delivery to uWS topics, presence, the history
+ * client, the handler context, and what reaches this gateway from elsewhere (control commands and occupancy
+ * questions from other gateways, key deletions, revocations). The gateway's sockets exist only once it does.
+ */
+import { CloseCode, type StoredMessage } from "@switchboard/protocol";
+import {
+  STREAM_ROOMS,
+  Subjects,
+  gatherOccupancy,
+  lastOffsetOf,
+  natsHistoryClient,
+  natsModeration,
+  verifyToken,
+  type ControlCommand,
+  type Logger,
+  type OccupancyReply,
+} from "@switchboard/core";
+import { nativeAdapter } from "./adapters/native.js";
+import type { Conn } from "./connection.js";
+import { serveControl } from "./control.js";
+import type { GatewayDeps } from "./deps.js";
+import type { HandlerContext } from "./handlers/index.js";
+import { RoomHub } from "./hub.js";
+import type { GatewayMetrics } from "./metrics.js";
+import { PresenceHub } from "./presence.js";
+import { closeRevokedSockets } from "./revocation.js";
+import { topicEvent, topicMeta, topicPresence } from "./topics.js";
+
+/** What the layer needs from the gateway's sockets. */
+export interface Sockets {
+  /** Open sockets' state. */
+  all(): Iterable<Conn>;
+  byId(id: string): Conn | undefined;
+  closeWhere(pred: (c: Conn) => boolean, code: number, reason: string): number;
+  send(conn: Conn, frame: string): void;
+  armTimers(conn: Conn): void;
+  /** Publishes a frame to a uWS topic. */
+  publish(topic: string, frame: string): void;
+}
+
+export interface LayerOptions {
+  log: Logger;
+  metrics: GatewayMetrics;
+  sockets: Sockets;
+}
+
+export class RequestLayer {
+  readonly ctx: HandlerContext;
+  /** The NATS side (registries the upgrade reads). */
+  readonly deps: GatewayDeps;
+  readonly hub: RoomHub;
+  private readonly presence: PresenceHub;
+  private readonly controlSubs: Array<{ unsubscribe(): void }>;
+
+  constructor(deps: GatewayDeps, o: LayerOptions) {
+    this.deps = deps;
+    const { nc, jsm, log } = { ...deps, log: o.log };
+    const { metrics, sockets } = o;
+    const history = natsHistoryClient(nc);
+    // Room topics carry native frames: the only adapter so far. A second adapter gets its own topics here.
+    const adapter = nativeAdapter;
+    this.hub = new RoomHub({
+      nc,
+      log,
+      deliver: (room, e) => {
+        const frame = adapter.message(room.roomJson, e.offset, e.body);
+        sockets.publish(room.key, frame);
+        if (room.filteredEvents.has(e.event)) sockets.publish(topicEvent(room.app, room.name, e.event), frame);
+      },
+      fetchRange: (app, room, after, upTo): Promise<StoredMessage[]> => history.range(app, room, after, upTo),
+      onDelivered: (n, ts) => {
+        metrics.delivered.inc(n);
+        if (ts !== undefined) metrics.latency.observe(Math.max(0, Date.now() - ts) / 1000);
+      },
+      onGap: () => metrics.dropped.inc({ reason: "live_gap_healed" }),
+    });
+    this.presence = new PresenceHub({
+      nc,
+      js: deps.js,
+      jsm,
+      kv: deps.presence,
+      log,
+      push: (app, room, roomJson, action, memberJson) =>
+        sockets.publish(topicPresence(app, room), adapter.presence(roomJson, action, memberJson)),
+    });
+    this.ctx = {
+      log,
+      metrics,
+      hub: this.hub,
+      presence: this.presence,
+      history,
+      offsets: {
+        last: (app, room) => lastOffsetOf(jsm, Subjects.room(app, room)),
+        first: async (app, room) =>
+          (await jsm.direct.getMessage(STREAM_ROOMS, { seq: 1, next_by_subj: Subjects.room(app, room) }))?.seq ?? null,
+      },
+      publisher: deps.publisher,
+      mutes: deps.mutes,
+      moderation: natsModeration(nc, jsm, log),
+      occupancy: (app, room) => gatherOccupancy(nc, app, room, log),
+      verify: (token) => verifyToken(token, { keys: deps.keys, revocations: deps.revocations }),
+      send: (conn, frame) => sockets.send(conn, frame),
+      armTimers: (conn) => sockets.armTimers(conn),
+    };
+    this.controlSubs = serveControl(
+      nc,
+      { act: (app, cmd) => this.act(deps, sockets, app, cmd), occupancy: (app, room) => this.localOccupancy(sockets, app, room) },
+      log,
+    );
+    deps.keys.onDelete((kid) => sockets.closeWhere((c) => c.kid === kid, CloseCode.KICKED, "key revoked"));
+    closeRevokedSockets(sockets, deps.revocations);
+  }
+
+  stop(): void {
+    for (const r of this.hub.all()) r.close();
+    for (const s of this.controlSubs) s.unsubscribe();
+    this.presence.stop();
+  }
+
+  /** This gateway's share of a room's occupancy: subscribed sockets, plus presence members not subscribed. */
+  private localOccupancy(sockets: Sockets, app: string, room: string): OccupancyReply {
+    const subscribers = this.hub.get(app, room)?.subscribers ?? 0;
+    let connections = subscribers;
+    for (const id of this.presence.localMembers(app, room)?.keys() ?? []) {
+      if (sockets.byId(id)?.subs.has(room) !== true) connections++;
+    }
+    return { connections, subscribers };
+  }
+
+  /** A control command for this gateway's sockets (from any gateway or from HTTP); returns how many it affected. */
+  private act(deps: GatewayDeps, sockets: Sockets, app: string, cmd: ControlCommand): number | undefined {
+    switch (cmd.op) {
+      case "disconnect": {
+        const room = cmd.room;
+        return sockets.closeWhere(
+          (c) =>
+            c.appId === app &&
+            matchesTarget(c, cmd) &&
+            (room === undefined || c.subs.has(room) || c.pending.has(room) || c.presence.has(room)),
+          CloseCode.KICKED,
+          cmd.reason ?? "disconnected by a moderator",
+        );
+      }
+      case "mute":
+      case "unmute": {
+        const mute = cmd.op === "mute";
+        if ("clientId" in cmd) deps.mutes.apply(app, cmd.room, cmd.clientId, mute);
+        let n = 0;
+        for (const c of sockets.all()) {
+          if (c.appId !== app || !matchesTarget(c, cmd)) continue;
+          if (mute) {
+            if ("connectionId" in cmd) c.muted.add(cmd.room);
+          } else c.muted.delete(cmd.room);
+          n++;
+        }
+        return n;
+      }
+      case "delete": {
+        const room = this.hub.get(app, cmd.room);
+        if (room === undefined) return 0;
+        room.forget(cmd.offset);
+        const frame = nativeAdapter.deleted(cmd.room, cmd.messageId);
+        sockets.publish(room.key, frame);
+        sockets.publish(topicMeta(app, cmd.room), frame);
+        return room.subscribers;
+      }
+      default:
+        // session.close is answered by the revocation watcher (revocation.ts).
+        return undefined;
+    }
+  }
+}
+
+function matchesTarget(c: Conn, t: { clientId: string } | { connectionId: string }): boolean {
+  return "clientId" in t ? c.claims.clientId === t.clientId : c.id === t.connectionId;
+}

@@ -1,0 +1,96 @@
+/**
+ * The WebSocket upgrade: the token (query `token`) is verified against the key and revocation registries, the
+ * app's limits are resolved (apps.ts) and the browser Origin checked against its allow-list; the socket is then
+ * opened with its state (Conn) and its protocol adapter. A bad token still upgrades and is closed at once with its
+ * close code (a browser cannot read an HTTP refusal); an Origin not allowed is a 403, and our own passing trouble
+ * (not ready, NATS unavailable) a 503 with Retry-After.
+ */
+import { randomBytes } from "node:crypto";
+import { CloseCode, SwitchboardError } from "@switchboard/protocol";
+import { TokenError, verifyToken, type Logger } from "@switchboard/core";
+import type { ProtocolAdapter } from "./adapters/adapter.js";
+import { nativeAdapter } from "./adapters/native.js";
+import { newConn, refusedConn, type Conn } from "./connection.js";
+import type { GatewayDeps } from "./deps.js";
+import { writeError } from "./http.js";
+import type { GatewayMetrics } from "./metrics.js";
+import { originIn } from "./origin.js";
+import type { HttpRequest, HttpResponse } from "./uws.js";
+
+/**
+ * Adapters other than the native one, by the Sec-WebSocket-Protocol a client asks for. None yet: every socket
+ * speaks the native protocol. A second wire protocol is an entry here (or a path of its own), nothing more.
+ */
+const ADAPTERS: ReadonlyMap<string, ProtocolAdapter> = new Map();
+
+function adapterFor(protocol: string): ProtocolAdapter {
+  return ADAPTERS.get(protocol) ?? nativeAdapter;
+}
+
+/** Answers the upgrade; `deps` is undefined while the gateway cannot accept sockets (not ready, or draining). */
+export function upgradeSocket(
+  res: HttpResponse,
+  req: HttpRequest,
+  context: unknown,
+  deps: GatewayDeps | undefined,
+  o: { log: Logger; metrics: GatewayMetrics },
+): void {
+  // Everything needed from `req` is read now: uWS invalidates it once this handler returns.
+  // uWS getQuery already percent-decodes; decoding again would throw on a stray "%" (and crash the process).
+  const token = req.getQuery("token");
+  const origin = req.getHeader("origin");
+  const key = req.getHeader("sec-websocket-key");
+  const protocol = req.getHeader("sec-websocket-protocol");
+  const extensions = req.getHeader("sec-websocket-extensions");
+  const adapter = adapterFor(protocol);
+  let aborted = false;
+  res.onAborted(() => {
+    aborted = true;
+  });
+  const accept = (conn: Conn) => {
+    if (aborted) return;
+    res.cork(() => res.upgrade(conn, key, protocol, extensions, context as never));
+  };
+  const refuse = (err: SwitchboardError, statusText: string) => {
+    if (aborted) return;
+    res.cork(() => writeError(res, err, statusText));
+  };
+  /** Refuses the upgrade with 503 + Retry-After: a passing condition on our side, not the client's fault. */
+  const unavailable = (message: string) => refuse(new SwitchboardError("unavailable", message), "Service Unavailable");
+  if (deps === undefined) {
+    unavailable("gateway not ready; retry");
+    return;
+  }
+  verifyToken(token, { keys: deps.keys, revocations: deps.revocations }).then(
+    (v) =>
+      deps.apps.get(v.key.appId).then(
+        (limits) => {
+          if (!originIn(limits.origins, origin)) {
+            if (aborted) return;
+            o.metrics.verifyFailures.inc({ reason: "origin" });
+            const message = `origin ${origin.slice(0, 100)} is not on this app's allow-list`;
+            refuse(new SwitchboardError("unauthorized", message, { status: 403 }), "Forbidden");
+            return;
+          }
+          const id = randomBytes(9).toString("base64url");
+          accept(newConn({ id, appId: v.key.appId, kid: v.key.kid, claims: v.claims, permissions: v.permissions, limits, adapter }));
+        },
+        (err: unknown) => {
+          o.log.warn({ err: (err as Error).message, app: v.key.appId }, "cannot read the app record at upgrade");
+          unavailable("app settings could not be read; retry");
+        },
+      ),
+    (err: unknown) => {
+      if (!(err instanceof TokenError) && err instanceof SwitchboardError && err.code === "unavailable") {
+        // The key could not be read (NATS down): not the token's fault, so answer like any not-ready moment.
+        o.log.warn({ err: err.message }, "token key unavailable at upgrade");
+        unavailable("gateway cannot read API keys right now; retry");
+        return;
+      }
+      const te = err instanceof TokenError ? err : undefined;
+      if (te === undefined) o.log.error({ err }, "token verification failed unexpectedly");
+      o.metrics.verifyFailures.inc({ reason: te?.reason ?? "error" });
+      accept(refusedConn(te?.closeCode ?? CloseCode.TOKEN_INVALID, te?.message ?? "token could not be verified", adapter));
+    },
+  );
+}
