@@ -1,3 +1,4 @@
+/* global document, location, fetch, window -- a browser page */
 // The demo chat: one room, messages with history, and who is here. Built only on the public client SDK API.
 import { SwitchboardClient } from "@switchboard/client";
 

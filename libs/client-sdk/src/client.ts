@@ -3,8 +3,9 @@
  * expiry, and reconnect with jittered backoff (0.5-10 s) that resumes every room from its last offset.
  */
 import { CloseCode, SwitchboardError } from "@switchboard/protocol/errors";
-import type { ConnectedFrame, ServerFrame } from "@switchboard/protocol/frames";
-import { isValidRoom } from "@switchboard/protocol/names";
+import type { ConnectedFrame, RequestType, ServerFrame } from "@switchboard/protocol/frames";
+import type { RequestFields, ResultOf } from "@switchboard/protocol/requests";
+import { ROOM_MAX, isValidRoom } from "@switchboard/protocol/names";
 import { Emitter } from "./emitter.js";
 import { Room, type RequestOptions, type RoomLink } from "./room.js";
 import { PubSub, type PubSubScope } from "./pubsub.js";
@@ -37,8 +38,8 @@ export interface ClientEvents extends Record<string, unknown[]> {
 }
 
 interface Pending {
-  type: string;
-  fields: Record<string, unknown>;
+  type: RequestType;
+  fields: object;
   retry: boolean;
   resolve: (value: never) => void;
   reject: (err: unknown) => void;
@@ -76,19 +77,21 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
 
   constructor(private readonly options: ClientOptions) {
     super();
-    if (typeof options?.url !== "string" || !/^wss?:\/\//.test(options.url))
+    // Plain JavaScript callers may pass anything: checked at run time.
+    const given = options as Partial<ClientOptions> | undefined;
+    if (typeof given?.url !== "string" || !/^wss?:\/\//.test(given.url))
       throw new SwitchboardError("bad_request", "url must be a ws:// or wss:// URL such as ws://127.0.0.1:8080/v1/ws");
     if (options.token === undefined && options.getToken === undefined)
       throw new SwitchboardError("bad_request", "give a token or a getToken() function");
     this.token = options.token;
     if (this.token !== undefined) this.tokenExpiresAt = tokenExpiry(this.token);
-    const self = this;
+    const state = () => this._state;
     this.link = {
       get connected() {
-        return self._state === "connected";
+        return state() === "connected";
       },
       get closed() {
-        return self._state === "closed" || self._state === "disconnected";
+        return state() === "closed" || state() === "disconnected";
       },
       request: (type, fields, opts) => this.request(type, fields, opts),
       reportError: (err) => this.reportError(err),
@@ -136,7 +139,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     if (!isValidRoom(name))
       throw new SwitchboardError(
         "invalid_room",
-        `invalid room name ${JSON.stringify(name)}: use 1-128 characters from A-Z a-z 0-9 _ - : @ = + , ; ~ !`,
+        `invalid room name ${JSON.stringify(name)}: use 1-${ROOM_MAX} characters from A-Z a-z 0-9 _ - : @ = + , ; ~ !`,
       );
     let room = this.rooms.get(name);
     if (room === undefined) this.rooms.set(name, (room = new Room(name, this.link)));
@@ -148,12 +151,15 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     return new PubSub(this, scope);
   }
 
-  /** Sends a request and resolves with its result; waits for the connection when it is not up. */
-  request<T>(type: string, fields: Record<string, unknown> = {}, options: RequestOptions = {}): Promise<T> {
+  /**
+   * Sends a request and resolves with its result, typed by libs/protocol's request → result map (the gateway's
+   * handlers return the same types); waits for the connection when it is not up.
+   */
+  request<K extends RequestType>(type: K, fields: RequestFields<K>, options: RequestOptions = {}): Promise<ResultOf<K>> {
     if (this._state === "closed" || this._state === "disconnected")
       return Promise.reject(new SwitchboardError("unavailable", `not connected (state ${this._state}); call connect() first`));
-    return new Promise<T>((resolve, reject) => {
-      const p: Pending = { type, fields, retry: options.retry ?? true, resolve: resolve as (v: never) => void, reject };
+    return new Promise<ResultOf<K>>((resolve, reject) => {
+      const p: Pending = { type, fields, retry: options.retry ?? true, resolve, reject };
       if (this._state === "connected") this.send(p);
       else this.queue.push(p);
     });
@@ -173,18 +179,21 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       token = await this.currentToken();
     } catch (err) {
       this.reportError(err);
-      return this.scheduleReconnect();
+      this.scheduleReconnect();
+      return;
     }
-    if (this._state !== "connecting" && this._state !== "reconnecting") return;
+    if (!this.opening()) return;
     let ws: SocketLike;
     try {
       const sep = this.options.url.includes("?") ? "&" : "?";
       ws = await createSocket(`${this.options.url}${sep}token=${encodeURIComponent(token)}`);
     } catch (err) {
       this.reportError(err);
-      return this.scheduleReconnect();
+      this.scheduleReconnect();
+      return;
     }
-    if (this._state !== "connecting" && this._state !== "reconnecting") {
+    // close() may have run while the socket was being created.
+    if (!this.opening()) {
       // Closed while the socket was still connecting: `ws` reports that abort as an error event, expected here.
       ws.onerror = () => undefined;
       ws.close(CloseCode.NORMAL, "client closed");
@@ -196,6 +205,11 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     };
     ws.onclose = (ev) => this.onClose(ws, ev.code, ev.reason);
     ws.onerror = () => undefined; // a close event follows
+  }
+
+  /** Connecting or reconnecting (a method, not a narrowed field read: the state changes across awaits). */
+  private opening(): boolean {
+    return this._state === "connecting" || this._state === "reconnecting";
   }
 
   private async currentToken(): Promise<string> {
@@ -217,11 +231,13 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     try {
       frame = JSON.parse(text) as ServerFrame;
     } catch {
-      return this.reportError(new SwitchboardError("internal", "the gateway sent a frame that is not JSON"));
+      this.reportError(new SwitchboardError("internal", "the gateway sent a frame that is not JSON"));
+      return;
     }
     switch (frame.type) {
       case "connected":
-        return this.onConnected(frame);
+        this.onConnected(frame);
+        return;
       case "reply": {
         const p = frame.id === null ? undefined : this.inflight.get(frame.id);
         if (p === undefined) {
@@ -239,7 +255,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       case "presence":
         return this.rooms.get(frame.room)?.deliverPresence(frame);
       case "message.deleted":
-        return this.emit("deleted", { room: frame.room, id: frame.id });
+        this.emit("deleted", { room: frame.room, id: frame.id });
+        return;
       case "unsubscribed":
         return this.rooms.get(frame.room)?.unsubscribedByServer(frame.reason);
       case "token.expiring":
@@ -367,7 +384,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     try {
       const token = await this.options.getToken();
       this.token = token;
-      const res = await this.request<{ expiresAt: number }>("refresh", { token }, { retry: false });
+      const res = await this.request("refresh", { token }, { retry: false });
       this.tokenExpiresAt = res.expiresAt;
       this.emit("refreshed", res.expiresAt);
     } catch (err) {

@@ -10,7 +10,9 @@ import type {
   StoredMessage,
   SubscribeResult,
   PublishResult,
+  RequestType,
 } from "@switchboard/protocol/frames";
+import type { RequestFields, ResultOf } from "@switchboard/protocol/requests";
 import { callSafely } from "./emitter.js";
 
 export type MessageHandler = (message: MessagePush) => void;
@@ -45,7 +47,7 @@ export interface RequestOptions {
 export interface RoomLink {
   readonly connected: boolean;
   readonly closed: boolean;
-  request<T>(type: string, fields: Record<string, unknown>, options?: RequestOptions): Promise<T>;
+  request<K extends RequestType>(type: K, fields: RequestFields<K>, options?: RequestOptions): Promise<ResultOf<K>>;
   reportError(err: unknown): void;
 }
 
@@ -106,11 +108,11 @@ export class Room {
 
   /** Publishes through the socket; resolves with {id, offset} once JetStream stored it (sent once even across reconnects). */
   publish(event: string, data: unknown = null): Promise<PublishResult> {
-    return this.link.request<PublishResult>("publish", { room: this.name, event, data, idempotencyKey: randomKey() });
+    return this.link.request("publish", { room: this.name, event, data, idempotencyKey: randomKey() });
   }
 
   occupancy(): Promise<Occupancy> {
-    return this.link.request<Occupancy>("occupancy", { room: this.name });
+    return this.link.request("occupancy", { room: this.name });
   }
 
   // ---- used by the client and the presence helper ----
@@ -194,10 +196,10 @@ export class Room {
 
   private sendSubscribe(): Promise<SubscribeResult> {
     const presence = this.presenceHandlers.size > 0;
-    const fields: Record<string, unknown> = { room: this.name };
-    if (presence) fields["presence"] = true;
-    if (this.lastOffset !== undefined) fields["since"] = { offset: this.lastOffset };
-    const promise = this.link.request<SubscribeResult>("subscribe", fields, { retry: false }).then(
+    const fields: RequestFields<"subscribe"> = { room: this.name };
+    if (presence) fields.presence = true;
+    if (this.lastOffset !== undefined) fields.since = { offset: this.lastOffset };
+    const promise = this.link.request("subscribe", fields, { retry: false }).then(
       (result) => {
         if (this.inflight?.promise !== promise) return result; // superseded by a later subscribe
         this.inflight = undefined;
@@ -226,9 +228,9 @@ export class Room {
 
   private async historyPage(options: HistoryOptions, after: { before?: number; after?: number } | undefined): Promise<HistoryPage> {
     const direction = options.direction ?? "backwards";
-    const fields: Record<string, unknown> = { room: this.name, direction, ...after };
-    if (options.limit !== undefined) fields["limit"] = options.limit;
-    const res = await this.link.request<{ messages: StoredMessage[]; next: string | null }>("history", fields);
+    const fields: RequestFields<"history"> = { room: this.name, direction, ...after };
+    if (options.limit !== undefined) fields.limit = options.limit;
+    const res = await this.link.request("history", fields);
     const items = res.messages;
     const last = items[items.length - 1];
     const hasNext = res.next !== null && last !== undefined;
@@ -236,7 +238,7 @@ export class Room {
       items,
       hasNext,
       next: async () => {
-        if (!hasNext || last === undefined) return null;
+        if (!hasNext) return null;
         return this.historyPage(options, direction === "forwards" ? { after: last.offset } : { before: last.offset });
       },
     };
@@ -255,6 +257,8 @@ export class RoomPresence {
   async join(data: unknown = null): Promise<void> {
     this.joined = { data, confirmed: false };
     await this.link.request("presence.join", { room: this.room.name, data });
+    // leave() may have run while the join was in flight (TypeScript keeps the narrowing from before the await).
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     if (this.joined !== undefined) this.joined.confirmed = true;
   }
 
@@ -269,7 +273,7 @@ export class RoomPresence {
   }
 
   async get(): Promise<PresenceMember[]> {
-    return (await this.link.request<{ members: PresenceMember[] }>("presence.get", { room: this.room.name })).members;
+    return (await this.link.request("presence.get", { room: this.room.name })).members;
   }
 
   /** Presence pushes (join, update, leave) for this room; subscribes the room with presence. */

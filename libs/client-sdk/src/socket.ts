@@ -28,6 +28,6 @@ export async function createSocket(url: string): Promise<SocketLike> {
 
 export function frameText(data: unknown): string {
   if (typeof data === "string") return data;
-  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return new TextDecoder().decode(data as ArrayBuffer);
+  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return new TextDecoder().decode(data);
   return String(data);
 }

@@ -4,7 +4,8 @@
  */
 import { SwitchboardError, type ErrorCode } from "./errors.js";
 import { parseStrictJson } from "./json.js";
-import { isValidClientId, isValidEvent, isValidRoom, EVENT_MAX, ROOM_MAX } from "./names.js";
+import { IDEMPOTENCY_KEY_MAX } from "./limits.js";
+import { isValidClientId, isValidEvent, isValidRoom, CLIENT_ID_MAX, EVENT_MAX, ROOM_MAX } from "./names.js";
 
 export const WS_PATH = "/v1/ws";
 export const HISTORY_LIMIT_MAX = 100;
@@ -276,7 +277,8 @@ export function parseRequest(text: string): ClientRequest {
       const req: PublishRequest = { type, id, room: room(o, id), event, data: o["data"] };
       const key = o["idempotencyKey"];
       if (key !== undefined) {
-        if (typeof key !== "string" || key.length < 1 || key.length > 128) fail(id, "idempotencyKey must be a string of 1-128 characters");
+        if (typeof key !== "string" || key.length < 1 || key.length > IDEMPOTENCY_KEY_MAX)
+          fail(id, `idempotencyKey must be a string of 1-${IDEMPOTENCY_KEY_MAX} characters`);
         req.idempotencyKey = key;
       }
       return req;
@@ -316,7 +318,7 @@ export function parseRequest(text: string): ClientRequest {
       const connectionId = o["connectionId"];
       if ((clientId === undefined) === (connectionId === undefined)) fail(id, "give exactly one of clientId or connectionId");
       if (clientId !== undefined) {
-        if (!isValidClientId(clientId)) fail(id, "clientId must be a string of 1-128 characters");
+        if (!isValidClientId(clientId)) fail(id, `clientId must be a string of 1-${CLIENT_ID_MAX} characters`);
         req.clientId = clientId;
       }
       if (connectionId !== undefined) {
@@ -336,8 +338,8 @@ export function parseRequest(text: string): ClientRequest {
   }
 }
 
-export function replyOk<R>(id: number, result: R): string {
-  return JSON.stringify({ type: "reply", id, ok: true, result } satisfies ReplyOk<R>);
+export function replyOk(id: number, result: unknown): string {
+  return JSON.stringify({ type: "reply", id, ok: true, result } satisfies ReplyOk);
 }
 
 /** An error reply; its body is the error's SwitchboardError.toJSON(). */

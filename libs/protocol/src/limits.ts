@@ -17,6 +17,9 @@ export const MAX_FRAME_BYTES = 64 * 1024;
  */
 export const MAX_JSON_DEPTH = 32;
 
+/** Longest idempotency key of a publish (socket frame, HTTP header or batch item). */
+export const IDEMPOTENCY_KEY_MAX = 128;
+
 /** Per-socket limits, applied by the gateway at upgrade. */
 export interface SocketLimits {
   maxRoomsPerSocket: number;

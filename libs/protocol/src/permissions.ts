@@ -34,7 +34,7 @@ export const ROLE_CAPS: Readonly<Record<Role, number>> = {
 /** `{ "<room pattern>": ["subscribe", ...] | ["*"] }` as carried in tokens and key ceilings. */
 export type PermissionMap = Record<string, string[]>;
 
-export const DEFAULT_PERMISSIONS: PermissionMap = Object.freeze({ "*": ["*"] }) as PermissionMap;
+export const DEFAULT_PERMISSIONS: PermissionMap = Object.freeze({ "*": ["*"] });
 
 const PATTERN_RE = /^[A-Za-z0-9_\-:@=+,;~!*]{1,128}$/;
 

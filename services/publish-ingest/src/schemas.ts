@@ -4,12 +4,12 @@
  */
 import { Type, type Static } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
-import { CLIENT_ID_MAX, EVENT_MAX, SwitchboardError } from "@switchboard/protocol";
+import { CLIENT_ID_MAX, EVENT_MAX, IDEMPOTENCY_KEY_MAX, SwitchboardError } from "@switchboard/protocol";
 
 /** Largest batch (DESIGN §6). */
 export const MAX_BATCH = 1000;
-/** Largest idempotency key. */
-export const IDEMPOTENCY_KEY_MAX = 128;
+/** Largest idempotency key (libs/protocol limits.ts). */
+export { IDEMPOTENCY_KEY_MAX };
 /** WebSocket close reasons are at most 123 bytes. */
 export const REASON_MAX = 123;
 
