@@ -43,6 +43,15 @@ describe("loadConfig", () => {
     expect(c.SWITCHBOARD_MASTER_KEY?.length).toBe(32);
   });
 
+  it("takes an http(s) URL for OTEL_EXPORTER_OTLP_ENDPOINT and names the variable otherwise", () => {
+    const spec = { OTEL_EXPORTER_OTLP_ENDPOINT: commonSpec.OTEL_EXPORTER_OTLP_ENDPOINT };
+    expect(loadConfig(spec, {}).OTEL_EXPORTER_OTLP_ENDPOINT).toBeUndefined();
+    expect(loadConfig(spec, { OTEL_EXPORTER_OTLP_ENDPOINT: "http://otel:4318" }).OTEL_EXPORTER_OTLP_ENDPOINT).toBe("http://otel:4318");
+    expect(error(() => loadConfig(spec, { OTEL_EXPORTER_OTLP_ENDPOINT: "otel:4318" })).message).toBe(
+      'OTEL_EXPORTER_OTLP_ENDPOINT: expected an http:// or https:// URL, got "otel:4318"',
+    );
+  });
+
   it("names the variable in every error", () => {
     expect(error(() => loadConfig({ PORT: portSetting(1) }, { PORT: "x" })).message).toBe('PORT: expected an integer, got "x"');
     expect(error(() => loadConfig({ PORT: portSetting(1) }, { PORT: "70000" })).message).toBe("PORT: must be from 0 to 65535, got 70000");

@@ -132,6 +132,26 @@ export function natsServers(def: string): Setting<string[]> {
   );
 }
 
+/** An http:// or https:// URL, or unset. */
+export function httpUrl(): Setting<string | undefined> {
+  return setting(
+    (env, variable) => {
+      const v = raw(env, variable);
+      if (v === undefined) return undefined;
+      let url: URL | undefined;
+      try {
+        url = new URL(v);
+      } catch {
+        url = undefined;
+      }
+      if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:"))
+        throw new ConfigError(variable, `expected an http:// or https:// URL, got ${JSON.stringify(v)}`);
+      return v;
+    },
+    { default: "unset", accepts: "an http:// or https:// URL" },
+  );
+}
+
 export function host(def: string): Setting<string> {
   return setting(
     (env, variable) => {
@@ -208,7 +228,7 @@ export const commonSpec = {
   SWITCHBOARD_REPLICAS: int(1, 1, 5),
   SWITCHBOARD_RETENTION_MAX_AGE: duration(RETENTION_DEFAULTS.maxAgeMs, RETENTION_BOUNDS.maxAgeMs.min, RETENTION_BOUNDS.maxAgeMs.max),
   SWITCHBOARD_RETENTION_MAX_MESSAGES: bounded(RETENTION_DEFAULTS.maxMessagesPerRoom, RETENTION_BOUNDS.maxMessagesPerRoom),
-  OTEL_EXPORTER_OTLP_ENDPOINT: str(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl(),
 } satisfies Spec;
 
 export function portSetting(def: number): Setting<number> {

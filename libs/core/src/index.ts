@@ -23,3 +23,4 @@ export * from "./offsets.js";
 export * from "./ratelimit.js";
 export * from "./natserrors.js";
 export * from "./historyclient.js";
+export * from "./tracing.js";

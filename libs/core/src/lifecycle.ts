@@ -1,11 +1,16 @@
 /**
  * One process runner for every service: builds the service under one AbortSignal, turns SIGTERM/SIGINT into an
- * orderly stop with a hard deadline, and maps a ConfigError at boot to exit code 2 (DESIGN §2).
+ * orderly stop with a hard deadline, and maps a ConfigError at boot to exit code 2 (DESIGN §2). It also starts the
+ * OpenTelemetry SDK before the service when OTEL_EXPORTER_OTLP_ENDPOINT is set (service name `switchboard-<name>`),
+ * and flushes its spans after the service stopped.
  */
-import { ConfigError } from "./config.js";
+import { ConfigError, commonSpec, loadConfig } from "./config.js";
 import type { Logger } from "./logger.js";
+import { startTracing, type TracingHandle } from "./tracing.js";
 
 export const SHUTDOWN_DEADLINE_MS = 10_000;
+/** How long the last spans may take to export at shutdown (an unreachable collector must not hold the exit). */
+const TRACE_FLUSH_MS = 2000;
 
 export interface Running {
   /** Stops accepting, drains, closes connections. Must finish before the deadline. */
@@ -24,7 +29,16 @@ export interface ServiceHandle {
 export function runService(name: string, start: (signal: AbortSignal) => Promise<ServiceHandle>): void {
   const abort = new AbortController();
   let handle: ServiceHandle | undefined;
+  let tracing: TracingHandle | undefined;
   let stopping = false;
+
+  const flushTraces = async (): Promise<void> => {
+    if (tracing === undefined) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((res) => (timer = setTimeout(res, TRACE_FLUSH_MS)));
+    await Promise.race([tracing.shutdown().catch((err: unknown) => handle?.log.warn({ err }, "could not flush traces")), late]);
+    clearTimeout(timer);
+  };
 
   const stop = (reason: string): void => {
     if (stopping) return;
@@ -37,24 +51,34 @@ export function runService(name: string, start: (signal: AbortSignal) => Promise
     timer.unref();
     if (handle === undefined) process.exit(0);
     handle.log.info({ reason }, "shutting down");
-    handle.running.stop().then(
-      () => {
-        handle?.log.info("stopped");
-        handle?.log.flush?.();
-        process.exit(0);
-      },
-      (err: unknown) => {
-        handle?.log.error({ err }, "error during shutdown");
-        process.exit(1);
-      },
-    );
+    handle.running
+      .stop()
+      .then(flushTraces)
+      .then(
+        () => {
+          handle?.log.info("stopped");
+          handle?.log.flush?.();
+          process.exit(0);
+        },
+        (err: unknown) => {
+          handle?.log.error({ err }, "error during shutdown");
+          process.exit(1);
+        },
+      );
   };
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
 
-  start(abort.signal).then(
+  // Tracing first, so the service's spans go to the SDK from its first request (a bad endpoint is a ConfigError, exit 2).
+  const boot = async (): Promise<ServiceHandle> => {
+    const { OTEL_EXPORTER_OTLP_ENDPOINT } = loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: commonSpec.OTEL_EXPORTER_OTLP_ENDPOINT });
+    tracing = await startTracing(name, OTEL_EXPORTER_OTLP_ENDPOINT);
+    return start(abort.signal);
+  };
+  boot().then(
     (h) => {
       handle = h;
+      if (tracing !== undefined) h.log.info({ collector: tracing.collector }, "exporting traces over OTLP/HTTP");
       process.on("uncaughtException", (err) => {
         h.log.fatal({ err }, "uncaught exception");
         process.exit(1);

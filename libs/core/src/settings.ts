@@ -34,7 +34,7 @@ export const VARIABLES: Readonly<Record<string, KnownVariable>> = {
   OTEL_EXPORTER_OTLP_ENDPOINT: {
     readers: SERVICES,
     description:
-      "Accepted, but no span exporter is wired yet; today the W3C traceparent of an HTTP publish is carried into the stored message's NATS headers.",
+      "Turns tracing on: the OpenTelemetry SDK starts and exports spans over OTLP/HTTP (JSON) to this collector URL (`/v1/traces` is appended), as service `switchboard-<service>`. Unset: no SDK is loaded. The SDK's standard OTEL_* variables apply too (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS, OTEL_BSP_SCHEDULE_DELAY, OTEL_TRACES_SAMPLER, OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME); see docs/OPERATIONS.md.",
   },
   SWITCHBOARD_MASTER_KEY: {
     readers: SERVICES,

@@ -23,6 +23,7 @@ import type { AuthDeps } from "./deps.js";
 import { authSpec } from "./config.js";
 import { ensureDevKey } from "./devkey.js";
 import { createIssuer, MAX_TOKENS_PER_CALL } from "./issuer.js";
+import { tracedIssuer } from "./tracing.js";
 import { authMetrics } from "./metrics.js";
 import { IssuanceLimiter } from "./ratelimit.js";
 import { VENDOR_STORE_TIMEOUT_MS } from "./vendors/store.js";
@@ -79,10 +80,12 @@ runService(SERVICE, async (signal) => {
   });
 
   const metrics = authMetrics(registry);
-  const issuer = createIssuer({
-    limiter: new IssuanceLimiter({ rate: config.SWITCHBOARD_TOKEN_RATE, burst: config.SWITCHBOARD_TOKEN_BURST }),
-    metrics,
-  });
+  const issuer = tracedIssuer(
+    createIssuer({
+      limiter: new IssuanceLimiter({ rate: config.SWITCHBOARD_TOKEN_RATE, burst: config.SWITCHBOARD_TOKEN_BURST }),
+      metrics,
+    }),
+  );
   const app = await buildAuthApp(
     {
       nats,

@@ -10,7 +10,8 @@
  * A short ring of recent messages lets a subscribe that first replays history switch to live with no gap.
  */
 import type { NatsConnection, Subscription, Msg } from "@nats-io/transport-node";
-import { Subjects, bodyEvent, encodeBody, type Logger } from "@switchboard/core";
+import { Subjects, bodyEvent, encodeBody, tracingOn, type Logger } from "@switchboard/core";
+import { traceFanout } from "./tracing.js";
 import type { StoredMessage } from "@switchboard/protocol";
 import { topicAll } from "./topics.js";
 
@@ -67,6 +68,11 @@ export class Room {
   }
 
   private onMsg(err: Error | null, msg: Msg): void {
+    if (tracingOn()) traceFanout(this, msg, () => this.receive(err, msg));
+    else this.receive(err, msg);
+  }
+
+  private receive(err: Error | null, msg: Msg): void {
     if (err !== null) {
       this.deps.log.warn({ err: err.message, room: this.name }, "live subscription error");
       return;

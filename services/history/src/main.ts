@@ -22,6 +22,7 @@ import { createCachedReader } from "./cache.js";
 import { historySpec } from "./config.js";
 import { historyMetrics } from "./metrics.js";
 import { createReader } from "./reader.js";
+import { tracedReader } from "./tracing.js";
 import { createRetentionPolicy } from "./retention.js";
 import { createRoomState } from "./roomstate.js";
 
@@ -52,11 +53,13 @@ runService(SERVICE, async (signal) => {
       const revocations = new RevocationRegistry(b[Buckets.revocations], log);
       await revocations.start(signal);
       const retention = createRetentionPolicy(b[Buckets.apps], stream, log);
-      const reader = createCachedReader(createReader(js, jsm, retention.of), js, jsm, retention.of, {
-        maxBytes: config.SWITCHBOARD_HISTORY_CACHE_BYTES,
-        log,
-        metrics,
-      });
+      const reader = tracedReader(
+        createCachedReader(createReader(js, jsm, retention.of), js, jsm, retention.of, {
+          maxBytes: config.SWITCHBOARD_HISTORY_CACHE_BYTES,
+          log,
+          metrics,
+        }),
+      );
       serveHistoryRequests(nc, reader, metrics, log);
       return { reader, roomState: createRoomState(nc, js, jsm, log), retention, keys, revocations };
     },

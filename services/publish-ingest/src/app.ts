@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Registry } from "prom-client";
 import { SwitchboardError, assertRoom, messageIdFromOffset, type Capability, type PublishResult } from "@switchboard/protocol";
-import { HEADER_TRACEPARENT, MAX_DATA_BYTES, encodeData, type Logger, type ResolvedKey } from "@switchboard/core";
+import { HEADER_TRACEPARENT, MAX_DATA_BYTES, encodeData, tracingOn, type Logger, type ResolvedKey } from "@switchboard/core";
 import { authorizationOf, createHttpService } from "@switchboard/http";
 import { roomOfScope } from "./livestorm.js";
 import type { IngestOptions } from "./deps.js";
@@ -22,6 +22,7 @@ import {
   checkBatchItem,
 } from "./schemas.js";
 import { RETRY_AFTER_S, storeMessage, traceparentOf, type StoreRequest } from "./store.js";
+import { requestSpan, traceRequests } from "./tracing.js";
 
 /** Room of one message plus its envelope and headers. */
 const SINGLE_BODY_LIMIT = MAX_DATA_BYTES + 4096;
@@ -63,6 +64,7 @@ export async function buildIngestApp(
   http: { service: string; registry: Registry; log: Logger },
 ): Promise<FastifyInstance> {
   const app = createHttpService({ ...http, ready: () => opts.nats.ready() });
+  if (tracingOn()) traceRequests(app);
   await app.register(ingestRoutes, opts);
   return app;
 }
@@ -86,6 +88,7 @@ export function ingestRoutes(app: FastifyInstance, opts: IngestOptions): Promise
         clientId: req.body.clientId,
         idempotencyKey: idempotencyKeyOf(req, req.body.idempotencyKey),
         traceparent: traceparentOf(req.headers[HEADER_TRACEPARENT]),
+        parent: requestSpan(req),
       });
       return reply.status(201).send(result);
     },
@@ -95,6 +98,7 @@ export function ingestRoutes(app: FastifyInstance, opts: IngestOptions): Promise
   app.post<{ Body: BatchBody }>("/v1/messages", { schema: { body: BatchBody }, bodyLimit: BATCH_BODY_LIMIT }, async (req, reply) => {
     const key = await authorize(opts, req);
     const traceparent = traceparentOf(req.headers[HEADER_TRACEPARENT]);
+    const parent = requestSpan(req);
     const items = req.body.messages;
     const results: ItemResult[] = new Array<ItemResult>(items.length);
     const valid: Array<{ index: number; store: StoreRequest }> = [];
@@ -124,6 +128,7 @@ export function ingestRoutes(app: FastifyInstance, opts: IngestOptions): Promise
             clientId: item.clientId,
             idempotencyKey: item.idempotencyKey,
             traceparent,
+            parent,
           },
         });
       } catch (err) {
@@ -175,6 +180,7 @@ export function ingestRoutes(app: FastifyInstance, opts: IngestOptions): Promise
       dataJson,
       idempotencyKey: idempotencyKeyOf(req, undefined),
       traceparent: traceparentOf(req.headers[HEADER_TRACEPARENT]),
+      parent: requestSpan(req),
     });
     return reply.status(201).send(result);
   });

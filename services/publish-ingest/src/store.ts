@@ -4,7 +4,16 @@
  * so no caller can answer 2xx for a message that is not stored. This is the ingest hot path.
  */
 import { SwitchboardError, messageIdFromOffset, type PublishResult } from "@switchboard/protocol";
-import { Subjects, encodeBody } from "@switchboard/core";
+import {
+  STREAM_ROOMS,
+  SpanKind,
+  Subjects,
+  encodeBody,
+  endSpan,
+  startSpan,
+  traceparentOf as traceparentOfSpan,
+  type Span,
+} from "@switchboard/core";
 import type { IngestOptions } from "./deps.js";
 
 /** How long a publish waits for the JetStream acknowledgement before answering 503. */
@@ -24,6 +33,8 @@ export interface StoreRequest {
   clientId?: string | undefined;
   idempotencyKey?: string | undefined;
   traceparent?: string | undefined;
+  /** The HTTP request's span when tracing is on: the JetStream publish span is its child. */
+  parent?: Span | undefined;
 }
 
 const TRACEPARENT_RE = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
@@ -47,17 +58,39 @@ export async function storeMessage(ctx: StoreContext, req: StoreRequest): Promis
     timestamp: Date.now(),
     ...(req.clientId !== undefined ? { clientId: req.clientId } : {}),
   });
+  const subject = Subjects.room(req.app, req.room);
+  // Tracing on: the publish span's traceparent goes into the NATS headers (the gateways' fan-out spans are its
+  // children). Off: the caller's traceparent, if any, is stored as it came.
+  const span = req.parent !== undefined ? publishSpan(req, subject) : undefined;
   const started = performance.now();
   try {
-    const ack = await publisher.publish(Subjects.room(req.app, req.room), body, {
+    const ack = await publisher.publish(subject, body, {
       msgID: req.idempotencyKey !== undefined ? `${req.app}:${req.idempotencyKey}` : undefined,
-      traceparent: req.traceparent,
+      traceparent: span !== undefined ? traceparentOfSpan(span) : req.traceparent,
     });
     ctx.metrics.storeLatency.observe((performance.now() - started) / 1000);
     ctx.metrics.published.labels(ack.duplicate ? "duplicate" : "stored").inc();
+    if (span !== undefined) {
+      span.setAttribute("switchboard.offset", ack.seq);
+      span.setAttribute("switchboard.duplicate", ack.duplicate);
+      endSpan(span);
+    }
     return { id: messageIdFromOffset(ack.seq), offset: ack.seq };
   } catch (err) {
+    endSpan(span, err);
     ctx.metrics.published.labels("failed").inc();
     throw unavailable("JetStream could not store the message; retry", err);
   }
+}
+
+/** The JetStream publish span (producer), a child of the HTTP request's span. */
+function publishSpan(req: StoreRequest, subject: string): Span | undefined {
+  return startSpan(`publish ${STREAM_ROOMS}`, SpanKind.PRODUCER, req.parent, {
+    "messaging.system": "nats",
+    "messaging.operation.type": "send",
+    "messaging.destination.name": subject,
+    "switchboard.app": req.app,
+    "switchboard.room": req.room,
+    "switchboard.event": req.event,
+  });
 }
