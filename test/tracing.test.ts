@@ -168,6 +168,8 @@ describe("traces across ingest, JetStream and the gateway", () => {
         .map((s) => s.name)
         .sort(),
     ).toEqual(["POST /v1/rooms/:room/messages", "fanout", "publish SB_ROOMS"]);
+    // Probes are not traced (startCluster polled every /readyz with tracing on).
+    expect(receiver.spans.filter((s) => /\/(readyz|healthz|metrics)$/.test(s.name))).toEqual([]);
     // OTLP/HTTP with the JSON encoding, on the standard path.
     expect([...receiver.contentTypes].every((c) => c === "POST /v1/traces application/json")).toBe(true);
     sock.close();

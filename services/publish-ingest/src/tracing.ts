@@ -7,6 +7,8 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { HEADER_TRACEPARENT, SpanKind, endSpan, parseTraceparent, startSpan, type Span } from "@switchboard/core";
 
 const spans = new WeakMap<FastifyRequest, Span>();
+/** Probes and scrapes: frequent, and nothing to follow. */
+const UNTRACED = new Set(["/metrics", "/healthz", "/readyz"]);
 
 /** The request's server span (undefined when tracing is off). */
 export function requestSpan(req: FastifyRequest): Span | undefined {
@@ -16,6 +18,10 @@ export function requestSpan(req: FastifyRequest): Span | undefined {
 export function traceRequests(app: FastifyInstance): void {
   app.addHook("onRequest", (req, _reply, done) => {
     const route = req.routeOptions.url ?? "unmatched";
+    if (UNTRACED.has(route)) {
+      done();
+      return;
+    }
     const span = startSpan(`${req.method} ${route}`, SpanKind.SERVER, parseTraceparent(req.headers[HEADER_TRACEPARENT]), {
       "http.request.method": req.method,
       "http.route": route,
