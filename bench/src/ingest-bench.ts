@@ -7,10 +7,11 @@
  * Each phase is bounded in time and count. Options (env): BENCH_SECONDS (per throughput phase, default 8),
  * BENCH_CONCURRENCY (single, default 64), BENCH_BATCH_CONCURRENCY (default 4), BENCH_RATE_SECONDS (default 10),
  * BENCH_PHASES (comma list of single,batch,rate; default all), BENCH_PROFILE=<dir> (write a V8 CPU profile of the
- * ingest process there, for `node --cpu-prof` style analysis).
+ * ingest process there, for `node --cpu-prof` style analysis), BENCH_TRACING=1 (run the phases twice in the same run,
+ * on an ingest with tracing off and then on one exporting every span to a stand-in OTLP collector: the tracing cost).
  */
 import { Agent, request } from "node:http";
-import { RawConn, cpuSeconds, rawPost } from "./lib.js";
+import { RawConn, cpuSeconds, rawPost, startOtlpSink } from "./lib.js";
 import { ephemeralEnv, startNatsServer, startService, waitReady, type ServiceHandle } from "@switchboard/dev";
 
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 8);
@@ -23,6 +24,7 @@ const RATE_SECONDS = Number(process.env["BENCH_RATE_SECONDS"] ?? 10);
 const MAX_REQUESTS = 500_000;
 const PHASES = new Set((process.env["BENCH_PHASES"] ?? "single,batch,rate").split(","));
 const PROFILE_DIR = process.env["BENCH_PROFILE"];
+const TRACING = process.env["BENCH_TRACING"] === "1";
 
 interface Target {
   port: number;
@@ -113,70 +115,95 @@ async function main(): Promise<void> {
     const auth = await startService("auth", { env });
     services.push(auth);
     await waitReady(auth);
-    const ingestEnv =
-      PROFILE_DIR === undefined
-        ? env
-        : { ...env, BENCH_PROFILE: PROFILE_DIR, NODE_OPTIONS: `--import=${new URL("./ingest-profile.js", import.meta.url).href}` };
-    const ingest = await startService("publish-ingest", { env: ingestEnv });
-    services.push(ingest);
-    await waitReady(ingest);
-    const t: Target = { port: ingest.port, agent: new Agent({ keepAlive: true, maxSockets: 256 }), auth: `Bearer ${devKey}` };
-
-    const rooms = Array.from({ length: 16 }, (_, i) => `/v1/rooms/bench:r${i}/messages`);
-    const single = Buffer.from(JSON.stringify({ event: "tick", data: { text: "hello world", n: 42 } }));
-    const batchBody = Buffer.from(
-      JSON.stringify({
-        messages: Array.from({ length: BATCH_SIZE }, (_, i) => ({
-          room: `bench:b${i % 16}`,
-          event: "tick",
-          data: { text: "hello world", n: i },
-        })),
-      }),
-    );
-
-    // Throughput phases use the lean raw keep-alive client (one connection per loop), so the client's own CPU stays
-    // small next to the ingest process on a 2-core machine; the latency phase uses node:http.
-    const singleRequests = rooms.map((path) => rawPost(ingest.port, path, t.auth, single));
-    const batchRequest = rawPost(ingest.port, "/v1/messages", t.auth, batchBody);
-    const conns = await Promise.all(Array.from({ length: Math.max(CONCURRENCY, BATCH_CONCURRENCY) }, () => RawConn.open(ingest.port)));
-    const onConn = (i: number) => conns[i % conns.length] as RawConn;
-
-    // Warm-up: JIT, key cache, connections.
-    await closedLoop(CONCURRENCY, 2, (i, loop) => onConn(loop).send(singleRequests[i % singleRequests.length] as Buffer));
-
-    const pids = { ingest: ingest.process.pid, "nats-server": nats.process.pid };
-    if (PHASES.has("single")) {
-      const [s, cpu] = await withCpu(
-        pids,
-        () => closedLoop(CONCURRENCY, SECONDS, (i, loop) => onConn(loop).send(singleRequests[i % singleRequests.length] as Buffer)),
-        (r) => r.ok,
-      );
-      console.log(
-        `single: ${Math.round(s.ok / s.elapsed)} publishes/s (${s.ok} in ${s.elapsed.toFixed(1)} s, concurrency ${CONCURRENCY}, non-201 ${JSON.stringify(s.other)})`,
-      );
-      console.log(cpu);
+    const sink = TRACING ? await startOtlpSink() : undefined;
+    const variants: Array<[string, Record<string, string>]> =
+      sink === undefined
+        ? [["", env]]
+        : [
+            ["tracing off: ", env],
+            ["tracing on:  ", { ...env, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url }],
+          ];
+    for (const [label, variantEnv] of variants) {
+      const ingest = await startService("publish-ingest", {
+        env:
+          PROFILE_DIR === undefined
+            ? variantEnv
+            : {
+                ...variantEnv,
+                BENCH_PROFILE: PROFILE_DIR,
+                NODE_OPTIONS: `--import=${new URL("./ingest-profile.js", import.meta.url).href}`,
+              },
+      });
+      services.push(ingest);
+      await waitReady(ingest);
+      await measure(label, ingest, nats.process.pid, devKey);
+      await ingest.stop();
     }
-    if (PHASES.has("batch")) {
-      const [b, cpu] = await withCpu(
-        pids,
-        () => closedLoop(BATCH_CONCURRENCY, SECONDS, (_i, loop) => onConn(loop).send(batchRequest)),
-        (r) => r.ok * BATCH_SIZE,
-      );
-      console.log(
-        `batch: ${Math.round((b.ok * BATCH_SIZE) / b.elapsed)} messages/s (${b.ok} batches of ${BATCH_SIZE} in ${b.elapsed.toFixed(1)} s, concurrency ${BATCH_CONCURRENCY}, non-201 ${JSON.stringify(b.other)})`,
-      );
-      console.log(cpu);
+    if (sink !== undefined) {
+      console.log(`stand-in collector received ${sink.spans()} spans`);
+      sink.close();
     }
-    for (const c of conns) c.close();
-    if (PHASES.has("rate")) await rateLatency(t, rooms, single);
-    t.agent.destroy();
   } finally {
     await Promise.all(services.map((svc) => svc.stop()));
     await nats.dispose();
   }
 }
 
-async function rateLatency(t: Target, rooms: string[], single: Buffer): Promise<void> {
+/** The phases against one ingest process; `label` prefixes every line. */
+async function measure(label: string, ingest: ServiceHandle, natsPid: number | undefined, devKey: string): Promise<void> {
+  const t: Target = { port: ingest.port, agent: new Agent({ keepAlive: true, maxSockets: 256 }), auth: `Bearer ${devKey}` };
+
+  const rooms = Array.from({ length: 16 }, (_, i) => `/v1/rooms/bench:r${i}/messages`);
+  const single = Buffer.from(JSON.stringify({ event: "tick", data: { text: "hello world", n: 42 } }));
+  const batchBody = Buffer.from(
+    JSON.stringify({
+      messages: Array.from({ length: BATCH_SIZE }, (_, i) => ({
+        room: `bench:b${i % 16}`,
+        event: "tick",
+        data: { text: "hello world", n: i },
+      })),
+    }),
+  );
+
+  // Throughput phases use the lean raw keep-alive client (one connection per loop), so the client's own CPU stays
+  // small next to the ingest process on a 2-core machine; the latency phase uses node:http.
+  const singleRequests = rooms.map((path) => rawPost(ingest.port, path, t.auth, single));
+  const batchRequest = rawPost(ingest.port, "/v1/messages", t.auth, batchBody);
+  const conns = await Promise.all(Array.from({ length: Math.max(CONCURRENCY, BATCH_CONCURRENCY) }, () => RawConn.open(ingest.port)));
+  const onConn = (i: number) => conns[i % conns.length] as RawConn;
+
+  // Warm-up: JIT, key cache, connections.
+  await closedLoop(CONCURRENCY, 2, (i, loop) => onConn(loop).send(singleRequests[i % singleRequests.length] as Buffer));
+
+  const pids = { ingest: ingest.process.pid, "nats-server": natsPid };
+  if (PHASES.has("single")) {
+    const [s, cpu] = await withCpu(
+      pids,
+      () => closedLoop(CONCURRENCY, SECONDS, (i, loop) => onConn(loop).send(singleRequests[i % singleRequests.length] as Buffer)),
+      (r) => r.ok,
+    );
+    console.log(
+      `${label}single: ${Math.round(s.ok / s.elapsed)} publishes/s (${s.ok} in ${s.elapsed.toFixed(1)} s, concurrency ${CONCURRENCY}, non-201 ${JSON.stringify(s.other)})`,
+    );
+    console.log(cpu);
+  }
+  if (PHASES.has("batch")) {
+    const [b, cpu] = await withCpu(
+      pids,
+      () => closedLoop(BATCH_CONCURRENCY, SECONDS, (_i, loop) => onConn(loop).send(batchRequest)),
+      (r) => r.ok * BATCH_SIZE,
+    );
+    console.log(
+      `${label}batch: ${Math.round((b.ok * BATCH_SIZE) / b.elapsed)} messages/s (${b.ok} batches of ${BATCH_SIZE} in ${b.elapsed.toFixed(1)} s, concurrency ${BATCH_CONCURRENCY}, non-201 ${JSON.stringify(b.other)})`,
+    );
+    console.log(cpu);
+  }
+  for (const c of conns) c.close();
+  if (PHASES.has("rate")) await rateLatency(label, t, rooms, single);
+  t.agent.destroy();
+}
+
+async function rateLatency(label: string, t: Target, rooms: string[], single: Buffer): Promise<void> {
   // Open loop: a publish every 1 ms regardless of answers, each timed from its scheduled start.
   const total = RATE * RATE_SECONDS;
   const latencies: number[] = [];
@@ -203,7 +230,7 @@ async function rateLatency(t: Target, rooms: string[], single: Buffer): Promise<
   const achieved = total / ((performance.now() - start) / 1000);
   latencies.sort((x, y) => x - y);
   console.log(
-    `ack latency at ${RATE}/s for ${RATE_SECONDS} s (achieved ${Math.round(achieved)}/s): p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms, max ${(latencies[latencies.length - 1] ?? NaN).toFixed(2)} ms, failures ${failures}`,
+    `${label}ack latency at ${RATE}/s for ${RATE_SECONDS} s (achieved ${Math.round(achieved)}/s): p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms, max ${(latencies[latencies.length - 1] ?? NaN).toFixed(2)} ms, failures ${failures}`,
   );
 }
 

@@ -76,3 +76,25 @@ export class RawConn {
     this.socket.destroy();
   }
 }
+
+/**
+ * A stand-in OpenTelemetry collector for the tracing-cost runs: an OTLP/HTTP endpoint on 127.0.0.1 that answers
+ * every export with 200 and only counts what it got (spans counted by their `traceId` fields, JSON encoding).
+ */
+export async function startOtlpSink(): Promise<{ url: string; spans(): number; close(): void }> {
+  const { createServer } = await import("node:http");
+  let spans = 0;
+  const server = createServer((req, res) => {
+    let body = "";
+    req.setEncoding("utf8");
+    req.on("data", (c: string) => (body += c));
+    req.on("end", () => {
+      spans += body.split('"traceId"').length - 1;
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+  });
+  const port = await new Promise<number>((resolve) =>
+    server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)),
+  );
+  return { url: `http://127.0.0.1:${port}`, spans: () => spans, close: () => server.close() };
+}
