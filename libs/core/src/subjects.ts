@@ -14,6 +14,8 @@ export const Buckets = {
   revocations: "sb_revocations",
   /** Moderation state that outlives a socket: clients muted in a room (KvKeys.mute). */
   moderation: "sb_moderation",
+  /** Per-room settings (KvKeys.roomSettings): IVS Chat rooms with their message length and rate limits. */
+  rooms: "sb_rooms",
 } as const;
 export type BucketName = (typeof Buckets)[keyof typeof Buckets];
 
@@ -71,6 +73,8 @@ export const KvKeys = {
   sessionConnections: (app: string, sessionId: string): string => `${app}.${sessionId}.*`,
   presence: (app: string, room: string, connectionId: string): string => `${app}.${kvToken(room)}.${connectionId}`,
   presenceOfRoom: (app: string, room: string): string => `${app}.${kvToken(room)}.>`,
+  roomSettings: (app: string, room: string): string => `${app}.${kvToken(room)}`,
+  roomSettingsOfApp: (app: string): string => `${app}.*`,
   mute: (app: string, room: string, clientId: string): string => `mute.${app}.${kvToken(room)}.${kvToken(clientId)}`,
   revokedJti: (app: string, jti: string): string => `jti.${app}.${kvToken(jti)}`,
   revokedClient: (app: string, clientId: string): string => `client.${app}.${kvToken(clientId)}`,

@@ -44,6 +44,7 @@ beforeAll(async () => {
     publisher: unused("publisher"),
     moderation: unused("moderation"),
     mutes: unused("mutes"),
+    rooms: unused("rooms"),
     presence: unused("presence"),
   };
   const registry = new Registry();

@@ -36,6 +36,8 @@ export interface AuthDeps {
   moderation: Moderation;
   /** The moderation bucket: mutes by clientId that outlive a socket (KvKeys.mute). */
   mutes: KV;
+  /** Per-room settings (Buckets.rooms): IVS Chat rooms and their limits. */
+  rooms: KV;
   /** A room's presence members on every gateway (vendor connection status). */
   presence(app: string, room: string): Promise<PresenceRecord[]>;
 }

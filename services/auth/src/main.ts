@@ -55,7 +55,7 @@ runService(SERVICE, async (signal) => {
       const jsm = await jetstreamManager(nc);
       const b = await openBuckets(
         js,
-        [Buckets.apps, Buckets.keys, Buckets.sessions, Buckets.revocations, Buckets.moderation, Buckets.presence],
+        [Buckets.apps, Buckets.keys, Buckets.sessions, Buckets.revocations, Buckets.moderation, Buckets.presence, Buckets.rooms],
         config.SWITCHBOARD_REPLICAS,
       );
       if (devKey !== undefined) await ensureDevKey(devKey, b[Buckets.apps], b[Buckets.keys], box, log);
@@ -74,6 +74,7 @@ runService(SERVICE, async (signal) => {
         publisher,
         moderation: natsModeration(nc, jsm, log),
         mutes: b[Buckets.moderation],
+        rooms: b[Buckets.rooms],
         presence: (app, room) => readPresence(js, jsm, app, room, log),
       };
     },

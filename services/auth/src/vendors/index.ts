@@ -7,10 +7,12 @@ import type { FastifyInstance } from "fastify";
 import type { VendorOptions } from "./options.js";
 import { OPENVIDU_PREFIX, openviduRoutes } from "./openvidu/routes.js";
 import { opentokRoutes } from "./opentok/routes.js";
+import { ivschatRoutes } from "./ivschat/routes.js";
 
 export type { VendorOptions } from "./options.js";
 
 export async function vendorRoutes(app: FastifyInstance, opts: VendorOptions): Promise<void> {
   await app.register(openviduRoutes, { ...opts, prefix: OPENVIDU_PREFIX });
   await app.register(opentokRoutes, opts);
+  await app.register(ivschatRoutes, opts);
 }

@@ -38,6 +38,7 @@ beforeAll(async () => {
     publisher: unused("publisher"),
     moderation: unused("moderation"),
     mutes: unused("mutes"),
+    rooms: unused("rooms"),
     presence: unused("presence"),
   };
   registry = new Registry();
