@@ -75,6 +75,18 @@ describe("history over NATS with two history processes", () => {
     expect((await ask({ room: ROOM, next: "garbage" })).error?.code).toBe("bad_request");
   });
 
+  it("refuses bad query values with parseHistoryQuery's code and message instead of dropping them", async () => {
+    const bad = (message: string) => ({ error: { code: "bad_request", message } });
+    expect(await ask({ room: ROOM, direction: "sideways" })).toEqual(bad('direction must be "backwards" or "forwards"'));
+    expect(await ask({ room: ROOM, before: -1 })).toEqual(bad("before must be an offset: an integer of at least 1"));
+    expect(await ask({ room: ROOM, after: "3" })).toEqual(bad("after must be an offset: an integer of at least 0"));
+    expect(await ask({ room: ROOM, start: 1.5 })).toEqual(bad("start must be a time in epoch ms: an integer of at least 0"));
+    expect(await ask({ room: ROOM, limit: "10" })).toEqual(bad("limit must be an integer from 1 to 100"));
+    expect(await ask({ room: ROOM, next: 7 })).toEqual(bad("next must be the `next` string of a page, passed back unchanged"));
+    const reply = await nats.nc.request(Subjects.history(app()), "[1]", { timeout: 5000 });
+    expect(reply.json()).toEqual(bad("request body is not a JSON object"));
+  });
+
   it("resumes a socket through the gateway from an offset: exactly the later messages, in order", async () => {
     const token = await issueToken(cluster, { clientId: "resumer" });
     const sock = openSocket(cluster.wsUrl(token));

@@ -146,6 +146,22 @@ describe("bounds", () => {
     expect(((await room.json()) as { error: { code: string } }).error.code).toBe("invalid_room");
   });
 
+  it("refuses bad query values with parseHistoryQuery's code and message, as the socket and NATS do", async () => {
+    const cases: Array<[Record<string, string | number>, string]> = [
+      [{ direction: "sideways" }, 'direction must be "backwards" or "forwards"'],
+      [{ before: 0 }, "before must be an offset: an integer of at least 1"],
+      [{ after: -1 }, "after must be an offset: an integer of at least 0"],
+      [{ end: "soon" }, "end must be a time in epoch ms: an integer of at least 0"],
+      [{ limit: "1e2" }, "limit must be an integer from 1 to 100"],
+      [{ lmit: 5 }, 'unknown field "lmit"; use limit, direction, before, after, start, end, next'],
+    ];
+    for (const [params, message] of cases) {
+      const res = await historyGet(cluster, qs(ROOM, params));
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({ error: { code: "bad_request", message } });
+    }
+  });
+
   it("does not return a deleted message", async () => {
     const room = "page:deleted";
     const mine = await publishMany(cluster, room, 5, { concurrency: 1 });

@@ -187,3 +187,5 @@ export function authorizationOf(req: FastifyRequest): string | undefined {
   const h = req.headers.authorization;
   return typeof h === "string" ? h : undefined;
 }
+
+export * from "./params.js";

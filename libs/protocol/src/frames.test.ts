@@ -96,6 +96,32 @@ describe("parseRequest", () => {
     expect(fails('{"type":"moderate.disconnect","id":13,"room":"r","clientId":"a","connectionId":"b"}').code).toBe("bad_request");
   });
 
+  it("refuses bad history fields with parseHistoryQuery's code and message, and the request id", () => {
+    expect(fails('{"type":"history","id":14,"room":"r","direction":"sideways"}')).toMatchObject({
+      requestId: 14,
+      code: "bad_request",
+      message: 'direction must be "backwards" or "forwards"',
+    });
+    expect(fails('{"type":"history","id":15,"room":"r","before":0}')).toMatchObject({
+      requestId: 15,
+      message: "before must be an offset: an integer of at least 1",
+    });
+    expect(fails('{"type":"history","id":16,"room":"r","limit":0}').message).toBe("limit must be an integer from 1 to 100");
+    expect(fails('{"type":"history","id":17,"room":"r","start":"1"}').message).toBe(
+      "start must be a time in epoch ms: an integer of at least 0",
+    );
+    expect(fails('{"type":"history","id":18,"room":"a.b","limit":0}').code).toBe("invalid_room");
+    expect(parseRequest('{"type":"history","id":19,"room":"r","direction":"forwards","after":0,"start":1,"end":2}')).toEqual({
+      type: "history",
+      id: 19,
+      room: "r",
+      direction: "forwards",
+      after: 0,
+      start: 1,
+      end: 2,
+    });
+  });
+
   it("builds replies", () => {
     expect(JSON.parse(replyOk(1, { a: 1 }))).toEqual({ type: "reply", id: 1, ok: true, result: { a: 1 } });
     expect(JSON.parse(replyError(null, "bad_request", "m"))).toEqual({

@@ -6,9 +6,9 @@ import { SwitchboardError, type ErrorCode } from "./errors.js";
 import { parseStrictJson } from "./json.js";
 import { IDEMPOTENCY_KEY_MAX } from "./limits.js";
 import { isValidClientId, isValidEvent, isValidRoom, CLIENT_ID_MAX, EVENT_MAX, ROOM_MAX } from "./names.js";
+import { HISTORY_LIMIT_MAX, parseHistoryQuery, type HistoryQuery } from "./history.js";
 
 export const WS_PATH = "/v1/ws";
-export const HISTORY_LIMIT_MAX = 100;
 export const PRESENCE_DATA_MAX = 1000;
 
 export type Since = { offset: number } | { last: number };
@@ -40,17 +40,11 @@ export interface PresenceRequest {
   room: string;
   data?: unknown;
 }
-export interface HistoryRequest {
+/** The query fields are history.ts's (the socket request pages with before/after, not `next`). */
+export interface HistoryRequest extends Omit<HistoryQuery, "next"> {
   type: "history";
   id: number;
   room: string;
-  limit?: number;
-  /** Newest first (default) or oldest first; the page's order and the way `before`/`after` bound it. */
-  direction?: "backwards" | "forwards";
-  before?: number;
-  after?: number;
-  start?: number;
-  end?: number;
 }
 export interface RefreshRequest {
   type: "refresh";
@@ -291,19 +285,13 @@ export function parseRequest(text: string): ClientRequest {
       return req;
     }
     case "history": {
-      const req: HistoryRequest = { type, id, room: room(o, id) };
-      const limit = optInt(o, "limit", id, 1, HISTORY_LIMIT_MAX);
-      if (limit !== undefined) req.limit = limit;
-      const direction = o["direction"];
-      if (direction !== undefined) {
-        if (direction !== "backwards" && direction !== "forwards") fail(id, 'direction must be "backwards" or "forwards"');
-        req.direction = direction;
+      const r = room(o, id);
+      try {
+        return { type, id, room: r, ...parseHistoryQuery(o, { cursor: false }) };
+      } catch (err) {
+        if (err instanceof SwitchboardError) fail(id, err.message, err.code);
+        throw err;
       }
-      for (const key of ["before", "after", "start", "end"] as const) {
-        const v = optInt(o, key, id, 0);
-        if (v !== undefined) req[key] = v;
-      }
-      return req;
     }
     case "refresh": {
       const token = o["token"];

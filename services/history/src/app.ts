@@ -9,10 +9,10 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Type, type Static } from "@sinclair/typebox";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import {
-  HISTORY_LIMIT_MAX,
   SwitchboardError,
   assertRoom,
   isValidRoom,
+  parseHistoryQuery,
   type Capability,
   type EffectivePermissions,
 } from "@switchboard/protocol";
@@ -25,11 +25,11 @@ import {
   type NatsRuntime,
   type RevocationRegistry,
 } from "@switchboard/core";
-import { authorizationOf } from "@switchboard/http";
+import { RoomParams, authorizationOf } from "@switchboard/http";
 import type { HistoryMetrics } from "./metrics.js";
 import { pageJson } from "./pagejson.js";
-import type { ReadQuery } from "./pager.js";
-import { applyCursor, type Direction, type Reader } from "./reader.js";
+import { readQuery, type ReadQuery } from "./pager.js";
+import type { Reader } from "./reader.js";
 import type { RetentionPolicy } from "./retention.js";
 import type { RoomState } from "./roomstate.js";
 
@@ -46,23 +46,7 @@ export interface HistoryOptions {
   metrics: HistoryMetrics;
 }
 
-const RoomParams = Type.Object({ room: Type.String({ minLength: 1, maxLength: 1024 }) });
-const MessagesQuery = Type.Object(
-  {
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: HISTORY_LIMIT_MAX })),
-    direction: Type.Optional(Type.Union([Type.Literal("backwards"), Type.Literal("forwards")])),
-    before: Type.Optional(Type.Integer({ minimum: 1 })),
-    after: Type.Optional(Type.Integer({ minimum: 0 })),
-    start: Type.Optional(Type.Integer({ minimum: 0 })),
-    end: Type.Optional(Type.Integer({ minimum: 0 })),
-    next: Type.Optional(Type.String({ maxLength: 512 })),
-  },
-  { additionalProperties: false },
-);
-type MessagesQuery = Static<typeof MessagesQuery>;
 const RoomsQuery = Type.Object({ prefix: Type.Optional(Type.String({ maxLength: 128 })) }, { additionalProperties: false });
-
-export const DEFAULT_LIMIT = 100;
 
 interface Caller {
   appId: string;
@@ -104,25 +88,15 @@ async function counted<T>(metrics: HistoryOptions["metrics"], source: "http" | "
 export async function historyRoutes(app: FastifyInstance, opts: HistoryOptions): Promise<void> {
   const { metrics } = opts;
 
-  app.get<{ Params: Static<typeof RoomParams>; Querystring: MessagesQuery }>(
+  // The query string is read by parseHistoryQuery (the socket request and the NATS endpoint use it too), not a schema.
+  app.get<{ Params: RoomParams; Querystring: Record<string, unknown> }>(
     "/v1/rooms/:room/messages",
-    { schema: { params: RoomParams, querystring: MessagesQuery } },
+    { schema: { params: RoomParams } },
     async (req, reply) => {
       const room = assertRoom(req.params.room);
+      const fields = parseHistoryQuery(req.query, { source: "url", exact: true });
       const deps = opts.nats.get();
-      const appId = await appFor(req, deps, room, ["history"]);
-      const q = req.query;
-      let query: ReadQuery = {
-        app: appId,
-        room,
-        limit: q.limit ?? DEFAULT_LIMIT,
-        direction: q.direction ?? "backwards",
-        before: q.before,
-        after: q.after,
-        start: q.start,
-        end: q.end,
-      };
-      if (q.next !== undefined) query = applyCursor(query, q.next);
+      const query = readQuery(await appFor(req, deps, room, ["history"]), room, fields);
       const page = await counted(metrics, "http", () => deps.reader.read(query));
       // The JSON text as fastify would serialize the page (a cached page's messages are already JSON).
       void reply.type("application/json; charset=utf-8");
@@ -130,14 +104,14 @@ export async function historyRoutes(app: FastifyInstance, opts: HistoryOptions):
     },
   );
 
-  app.get<{ Params: Static<typeof RoomParams> }>("/v1/rooms/:room/presence", { schema: { params: RoomParams } }, async (req) => {
+  app.get<{ Params: RoomParams }>("/v1/rooms/:room/presence", { schema: { params: RoomParams } }, async (req) => {
     const room = assertRoom(req.params.room);
     const deps = opts.nats.get();
     const appId = await appFor(req, deps, room, ["history", "presence"]);
     return { members: await counted(metrics, "http", () => deps.roomState.presence(appId, room)) };
   });
 
-  app.get<{ Params: Static<typeof RoomParams> }>("/v1/rooms/:room/occupancy", { schema: { params: RoomParams } }, async (req) => {
+  app.get<{ Params: RoomParams }>("/v1/rooms/:room/occupancy", { schema: { params: RoomParams } }, async (req) => {
     const room = assertRoom(req.params.room);
     const deps = opts.nats.get();
     const appId = await appFor(req, deps, room, ["history", "metrics"]);
@@ -155,25 +129,10 @@ export async function historyRoutes(app: FastifyInstance, opts: HistoryOptions):
   });
 }
 
-const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isSafeInteger(v) && v >= 0 ? v : undefined);
-
-/** The gateway's request body as a read: `{room, limit?, direction?, before?, after?, start?, end?, next?}`. */
+/** The gateway's request body as a read: `{room, …the fields of parseHistoryQuery}`; other fields are the endpoint's. */
 export function natsQuery(app: string, r: Record<string, unknown>): ReadQuery {
   if (!isValidRoom(r["room"])) throw new SwitchboardError("invalid_room", "room is invalid");
-  const limit = r["limit"] === undefined ? DEFAULT_LIMIT : r["limit"];
-  if (typeof limit !== "number") throw new SwitchboardError("bad_request", `limit must be an integer from 1 to ${HISTORY_LIMIT_MAX}`);
-  const direction: Direction = r["direction"] === "forwards" ? "forwards" : "backwards";
-  const q: ReadQuery = {
-    app,
-    room: r["room"],
-    limit,
-    direction,
-    before: num(r["before"]),
-    after: num(r["after"]),
-    start: num(r["start"]),
-    end: num(r["end"]),
-  };
-  return typeof r["next"] === "string" ? applyCursor(q, r["next"]) : q;
+  return readQuery(app, r["room"], parseHistoryQuery(r));
 }
 
 /**
@@ -188,7 +147,9 @@ export function serveHistoryRequests(nc: NatsConnection, reader: Reader, metrics
       const app = m.subject.slice(m.subject.lastIndexOf(".") + 1);
       void (async () => {
         try {
-          const r = m.json<Record<string, unknown>>();
+          const body = m.json<unknown>();
+          if (typeof body !== "object" || body === null || Array.isArray(body)) throw new SyntaxError("not an object");
+          const r = body as Record<string, unknown>;
           const q = natsQuery(app, r);
           const page = await counted(metrics, "nats", () => reader.read(q));
           const last = r["withLast"] === true ? await reader.lastOffset(app, q.room) : undefined;

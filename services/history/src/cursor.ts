@@ -5,9 +5,9 @@
  * messages arrive. `t` marks bounds that already include the time bounds resolved to offsets (no re-probe);
  * `w` is a hint of how many offsets held the last page, so the next backwards page reads one window.
  */
-import { SwitchboardError } from "@switchboard/protocol";
+import { SwitchboardError, type HistoryDirection } from "@switchboard/protocol";
 
-export type Direction = "backwards" | "forwards";
+export type Direction = HistoryDirection;
 
 export interface Bounds {
   direction: Direction;

@@ -2,6 +2,7 @@
  * The history pager: what a page is, written once for both readers — the JetStream reader (reader.ts) and the read
  * cache (cache.ts) — and pure (no I/O; the clock is passed in), so it is tested with exact values (pager.test.ts).
  *
+ * 0. `readQuery`: a parsed query (libs/protocol parseHistoryQuery) with the defaults and its cursor applied.
  * 1. `checkLimit`: 1 ≤ limit ≤ HISTORY_LIMIT_MAX.
  * 2. `timeWindow`: the timestamps a page may hold: the query's start/end, with start raised to the app's max age.
  * 3. `planPage`: the offsets to read, [lo, hi]: above `after` and the resolved start, below `before`, the room's last
@@ -11,8 +12,8 @@
  *    says whether there is a next page. Forwards cursors pin the upper bound at `hi` (the room's end when the first
  *    page was read); backwards cursors carry the offsets the page spanned, so the next page reads one window.
  */
-import { HISTORY_LIMIT_MAX, SwitchboardError, type StoredMessage } from "@switchboard/protocol";
-import { encodeCursor, type Bounds, type Direction } from "./cursor.js";
+import { HISTORY_LIMIT_DEFAULT, assertHistoryLimit, type HistoryQuery, type StoredMessage } from "@switchboard/protocol";
+import { applyCursor, encodeCursor, type Bounds, type Direction } from "./cursor.js";
 
 export interface ReadQuery extends Bounds {
   app: string;
@@ -31,10 +32,24 @@ export interface AppRetention {
   maxMessagesPerRoom?: number | undefined;
 }
 
-/** Throws `bad_request` unless 1 ≤ limit ≤ HISTORY_LIMIT_MAX. */
+/** Throws `bad_request` unless 1 ≤ limit ≤ HISTORY_LIMIT_MAX (the query parser's own check). */
 export function checkLimit(limit: number): void {
-  if (!Number.isInteger(limit) || limit < 1 || limit > HISTORY_LIMIT_MAX)
-    throw new SwitchboardError("bad_request", `limit must be an integer from 1 to ${HISTORY_LIMIT_MAX}`);
+  assertHistoryLimit(limit);
+}
+
+/** A parsed query (libs/protocol parseHistoryQuery) of `room` as a read: defaults applied, a cursor's bounds in. */
+export function readQuery(app: string, room: string, h: HistoryQuery): ReadQuery {
+  const q: ReadQuery = {
+    app,
+    room,
+    limit: h.limit ?? HISTORY_LIMIT_DEFAULT,
+    direction: h.direction ?? "backwards",
+    before: h.before,
+    after: h.after,
+    start: h.start,
+    end: h.end,
+  };
+  return h.next === undefined ? q : applyCursor(q, h.next);
 }
 
 /** Epoch ms, inclusive, on the message `timestamp`; undefined: unbounded. */

@@ -5,6 +5,7 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { CLIENT_ID_MAX, EVENT_MAX, IDEMPOTENCY_KEY_MAX, SwitchboardError } from "@switchboard/protocol";
+import { RoomName } from "@switchboard/http";
 
 /** Largest batch (DESIGN §6). */
 export const MAX_BATCH = 1000;
@@ -16,11 +17,7 @@ export const REASON_MAX = 123;
 const EventName = Type.String({ minLength: 1, maxLength: EVENT_MAX, pattern: "^[A-Za-z0-9_\\-:.]+$" });
 const ClientId = Type.String({ minLength: 1, maxLength: CLIENT_ID_MAX });
 const IdempotencyKey = Type.String({ minLength: 1, maxLength: IDEMPOTENCY_KEY_MAX });
-/** Room names are checked by assertRoom (code invalid_room); the schema only bounds the string. */
-const RoomName = Type.String({ minLength: 1, maxLength: 1024 });
-
-export const RoomParams = Type.Object({ room: RoomName });
-export type RoomParams = Static<typeof RoomParams>;
+export { RoomParams } from "@switchboard/http";
 
 export const MessageParams = Type.Object({ room: RoomName, id: Type.String({ minLength: 1, maxLength: 64 }) });
 export type MessageParams = Static<typeof MessageParams>;
