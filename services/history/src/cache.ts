@@ -23,17 +23,9 @@
  *   consumers. `maxBytes` 0 turns the cache off.
  * - Each message's JSON is made once, when it is cached: a page's answer is built by concatenation (pagejson.ts).
  */
-import type { ConsumerMessages, JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { StoredMessage } from "@switchboard/protocol";
-import {
-  STREAM_ROOMS,
-  Subjects,
-  addEphemeralConsumer,
-  deleteEphemeralConsumer,
-  lastOffsetOf,
-  storedMessage,
-  type Logger,
-} from "@switchboard/core";
+import { STREAM_ROOMS, Subjects, storedMessage, type Logger } from "@switchboard/core";
+import type { CacheStore, RoomFeed } from "./cachestore.js";
 import type { HistoryMetrics } from "./metrics.js";
 import { withMessagesJson } from "./pagejson.js";
 import { checkLimit, cutPage, emptyPage, planPage, timeWindow, type AppRetention, type Page, type ReadQuery } from "./pager.js";
@@ -48,7 +40,6 @@ export const CATCHUP_WAIT_MS = 50;
 /** Estimated memory of one cached message beyond its body (objects, ids, arrays). */
 const MESSAGE_OVERHEAD_BYTES = 200;
 const CONSUMER_INACTIVE_MS = 30_000;
-const decoder = new TextDecoder();
 
 type Metrics = HistoryMetrics;
 
@@ -75,8 +66,8 @@ interface Room {
   /** Stream removal count and creation time read before the consumer was created. */
   removals: number;
   streamCreated: string;
-  consumerName?: string;
-  iter?: ConsumerMessages;
+  /** The room's consumer, once it delivers. */
+  feed?: RoomFeed;
   deliverySeq: number;
   waiters: Array<{ seq: number; done: (ok: boolean) => void }>;
   dead: boolean;
@@ -106,8 +97,7 @@ function lowerBound(seqs: number[], seq: number): number {
 
 export function createCachedReader(
   base: Reader,
-  js: JetStreamClient,
-  jsm: JetStreamManager,
+  store: CacheStore,
   retentionOf: (app: string) => Promise<AppRetention>,
   opts: CachedReaderOptions,
 ): CachedReader {
@@ -134,8 +124,7 @@ export function createCachedReader(
     r.json = [];
     r.sizes = [];
     for (const w of r.waiters.splice(0)) w.done(false);
-    if (r.iter !== undefined) void r.iter.close().catch(() => undefined);
-    if (r.consumerName !== undefined) void deleteEphemeralConsumer(jsm, STREAM_ROOMS, r.consumerName);
+    r.feed?.close();
     metrics.cacheEvictions.inc({ reason });
     gauges();
   }
@@ -178,37 +167,19 @@ export function createCachedReader(
   }
 
   async function load(r: Room): Promise<void> {
-    const info = await jsm.streams.info(STREAM_ROOMS);
-    r.removals = info.state.last_seq - info.state.messages;
-    r.streamCreated = info.created;
-    const ci = await addEphemeralConsumer(jsm, STREAM_ROOMS, r.subject, "all", CONSUMER_INACTIVE_MS);
-    r.consumerName = ci.name;
-    if (ci.num_pending === 0) r.loaded = true;
+    const state = await store.streamState();
+    r.removals = state.removals;
+    r.streamCreated = state.created;
+    const feed = await store.follow(r.subject, CONSUMER_INACTIVE_MS);
     if (r.dead) {
-      void deleteEphemeralConsumer(jsm, STREAM_ROOMS, ci.name);
+      feed.close();
       return;
     }
-    const iter = await js.consumers.getConsumerFromInfo(ci).consume({ max_messages: 1000, expires: 10_000 });
-    r.iter = iter;
-    if (r.dead) {
-      void iter.close().catch(() => undefined);
-      return;
-    }
-    void (async () => {
-      for await (const s of iter.status()) {
-        if (
-          s.type === "heartbeats_missed" ||
-          s.type === "consumer_deleted" ||
-          s.type === "consumer_not_found" ||
-          s.type === "stream_not_found"
-        ) {
-          drop(r, "failed");
-          break;
-        }
-      }
-    })().catch(() => undefined);
-    for await (const m of iter) add(r, m.seq, m.info.deliverySequence, m.info.pending, decoder.decode(m.data));
-    // The iterator ends when the room is dropped (or the connection closes): nothing more will be delivered.
+    r.feed = feed;
+    if (feed.pendingAtStart === 0) r.loaded = true;
+    feed.onFailure(() => drop(r, "failed"));
+    for await (const m of feed.messages) add(r, m.seq, m.deliverySeq, m.pending, m.body);
+    // The feed ends when the room is dropped (or the connection closes): nothing more will be delivered.
     drop(r, "failed");
   }
 
@@ -281,17 +252,14 @@ export function createCachedReader(
    *   nothing was removed from t1 on) and are cut too.
    */
   async function revalidate(r: Room, removals1: number): Promise<"ok" | "retry" | "interior"> {
-    if (r.consumerName === undefined) return "retry";
-    const ci = await jsm.consumers.info(STREAM_ROOMS, r.consumerName);
-    const delivered = ci.delivered.stream_seq;
-    const sinfo = await jsm.streams.info(STREAM_ROOMS, { subjects_filter: r.subject });
-    const count = sinfo.state.subjects?.[r.subject] ?? 0;
-    const last = await lastOffsetOf(jsm, r.subject);
-    const firstMsg = last === 0 ? null : await jsm.direct.getMessage(STREAM_ROOMS, { seq: 1, next_by_subj: r.subject });
-    const first = firstMsg === null ? Number.POSITIVE_INFINITY : firstMsg.seq;
+    if (r.feed === undefined) return "retry";
+    const delivered = await r.feed.delivered();
+    const count = await store.roomCount(r.subject);
+    const last = await store.lastOffset(r.subject);
+    const first = (last === 0 ? undefined : await store.firstOffset(r.subject)) ?? Number.POSITIVE_INFINITY;
     if (!(await caughtUp(r, Math.max(last, delivered))) || r.dead) return "retry";
-    const after = await jsm.streams.info(STREAM_ROOMS);
-    if (r.dead || after.created !== r.streamCreated || after.state.last_seq - after.state.messages !== removals1) return "retry";
+    const after = await store.streamState();
+    if (r.dead || after.created !== r.streamCreated || after.removals !== removals1) return "retry";
     // Cut below F, and above L up to D.
     const from = lowerBound(r.seqs, first === Number.POSITIVE_INFINITY ? last + 1 : first);
     const cutLo = lowerBound(r.seqs, last + 1);
@@ -334,7 +302,7 @@ export function createCachedReader(
     checkLimit(q.limit);
     const subject = Subjects.room(q.app, q.room);
     const r = rooms.get(subject);
-    if (r === undefined || r.removals < 0 || r.consumerName === undefined) {
+    if (r === undefined || r.removals < 0 || r.feed === undefined) {
       metrics.cacheReads.inc({ result: "cold" });
       if (r === undefined) startLoad(q.room, subject);
       return base.read(q);
@@ -344,8 +312,8 @@ export function createCachedReader(
 
     const retention = await retentionOf(q.app);
     // (1) then (2): the order matters (see the header).
-    const last = await lastOffsetOf(jsm, subject);
-    const info = await jsm.streams.info(STREAM_ROOMS);
+    const last = await store.lastOffset(subject);
+    const info = await store.streamState();
     if (r.dead) {
       metrics.cacheReads.inc({ result: "cold" });
       return base.read(q);
@@ -355,7 +323,7 @@ export function createCachedReader(
       drop(r, "stale");
       return base.read(q);
     }
-    const removals = info.state.last_seq - info.state.messages;
+    const { removals } = info;
     let revalidated = false;
     if (removals !== r.removals) {
       const outcome = await revalidate(r, removals);

@@ -16,10 +16,13 @@ import {
   startNatsRuntime,
   warnUnknownSettings,
 } from "@switchboard/core";
-import { createHttpService } from "@switchboard/http";
-import { historyRoutes, serveHistoryRequests, type HistoryDeps } from "./app.js";
+import { buildHistoryApp } from "./app.js";
 import { createCachedReader } from "./cache.js";
+import { jetStreamCacheStore } from "./cachestore.js";
+import { createCallers } from "./callers.js";
 import { historySpec } from "./config.js";
+import type { HistoryDeps } from "./deps.js";
+import { serveHistoryRequests } from "./endpoint.js";
 import { historyMetrics } from "./metrics.js";
 import { createReader } from "./reader.js";
 import { tracedReader } from "./tracing.js";
@@ -54,19 +57,18 @@ runService(SERVICE, async (signal) => {
       await revocations.start(signal);
       const retention = createRetentionPolicy(b[Buckets.apps], stream, log);
       const reader = tracedReader(
-        createCachedReader(createReader(js, jsm, retention.of), js, jsm, retention.of, {
+        createCachedReader(createReader(js, jsm, retention.of), jetStreamCacheStore(js, jsm), retention.of, {
           maxBytes: config.SWITCHBOARD_HISTORY_CACHE_BYTES,
           log,
           metrics,
         }),
       );
       serveHistoryRequests(nc, reader, metrics, log);
-      return { reader, roomState: createRoomState(nc, js, jsm, log), retention, keys, revocations };
+      return { reader, roomState: createRoomState(nc, js, jsm, log), retention, callers: createCallers(keys, revocations) };
     },
   });
 
-  const app = createHttpService({ service: SERVICE, log, registry, ready: nats.ready });
-  await app.register(historyRoutes, { nats, metrics });
+  const app = await buildHistoryApp({ nats, metrics }, { service: SERVICE, registry, log });
   await app.listen({ host: config.HOST, port: config.PORT });
 
   return {

@@ -1,5 +1,6 @@
 /** The history service's Prometheus metrics (DESIGN §9); the shared HTTP metrics come from libs/http. */
 import { Counter, Gauge, type Registry } from "prom-client";
+import { SwitchboardError } from "@switchboard/protocol";
 import { PREFIX } from "@switchboard/core";
 
 export type HistoryMetrics = ReturnType<typeof historyMetrics>;
@@ -31,4 +32,17 @@ export function historyMetrics(registry: Registry) {
       registers: [registry],
     }),
   };
+}
+
+/** A read over either transport: counts the request and maps unexpected failures to `unavailable` (retry). */
+export async function countedRead<T>(metrics: HistoryMetrics, source: "http" | "nats", work: () => Promise<T>): Promise<T> {
+  try {
+    const out = await work();
+    metrics.requests.inc({ source, result: "ok" });
+    return out;
+  } catch (err) {
+    metrics.requests.inc({ source, result: "error" });
+    if (err instanceof SwitchboardError) throw err;
+    throw new SwitchboardError("unavailable", "JetStream could not be read; retry", { retryAfter: 1, cause: err });
+  }
 }
