@@ -1,5 +1,5 @@
 /**
- * Per-app socket limits (DESIGN §5) through real processes: the admin API sets them on the app record
+ * Per-app socket limits (docs/PROTOCOL.md) through real processes: the admin API sets them on the app record
  * (`GET` / `PATCH /v1/apps/:app`), the gateway picks them up from the apps bucket's watch and applies them to sockets
  * opened afterwards (rooms per socket, publish token bucket, frame size, Origin allow-list), while an app without
  * limits keeps the gateway's defaults and a socket already open keeps the limits it was opened with.

@@ -1,5 +1,5 @@
 /**
- * The auth API (DESIGN §3, §4) against real processes: every endpoint and its 4xx answers (each message naming
+ * The auth API (docs/HTTP-API.md) against real processes: every endpoint and its 4xx answers (each message naming
  * the field or header to fix), revocation and session close reaching sockets on a real gateway, and the claims
  * of issued tokens taking effect on a gateway socket.
  */

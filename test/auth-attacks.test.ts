@@ -1,5 +1,5 @@
 /**
- * Attack suite (DESIGN §3 gateway verification): forged, broken and revoked tokens against a real gateway socket.
+ * Attack suite (docs/HTTP-API.md gateway verification): forged, broken and revoked tokens against a real gateway socket.
  * Each must be refused with the contract's close code AND counted under its reason in
  * `switchboard_auth_verify_failures_total` on the gateway's /metrics.
  */

@@ -1,5 +1,5 @@
 /**
- * The gateway's protocol (DESIGN §5) on one gateway, through real sockets against real nats-server and service
+ * The gateway's protocol (docs/PROTOCOL.md) on one gateway, through real sockets against real nats-server and service
  * processes: event filters, unsubscribe, client publish with stamping and idempotency, permissions, resume (also
  * while messages keep arriving), recovered:false, limits, Origin allow-list, token lifecycle, slow consumer, and the
  * SIGTERM drain. Live gap healing is in services/fanout-gateway/src/rooms.test.ts: nats-server 2.9 cannot be made to

@@ -1,5 +1,5 @@
 /**
- * Who may read what from history (DESIGN §7), and the room-state endpoints: presence from the presence bucket,
+ * Who may read what from history (docs/HTTP-API.md), and the room-state endpoints: presence from the presence bucket,
  * occupancy gathered from gateways, and the app's active rooms. Real auth, ingest, history and gateway processes.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,5 +1,5 @@
 /**
- * The history NATS endpoint (DESIGN §7: gateways reach history over request/reply for resume), served by two
+ * The history NATS endpoint (docs/HTTP-API.md: gateways reach history over request/reply for resume), served by two
  * history processes in one queue group: both answer, a cursor from one continues on the other, losing one keeps
  * the endpoint answering, and a socket resuming `since: {offset}` through the gateway gets exactly the rest.
  */

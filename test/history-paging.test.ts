@@ -1,5 +1,5 @@
 /**
- * History paging (DESIGN §7) against real auth, publish-ingest and history processes: exact offsets, every
+ * History paging (docs/HTTP-API.md) against real auth, publish-ingest and history processes: exact offsets, every
  * message exactly once in both directions while new messages arrive, bounds, the limit, deletions.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

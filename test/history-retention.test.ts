@@ -1,5 +1,5 @@
 /**
- * Retention (DESIGN §7): the stream's max age (short, from SWITCHBOARD_RETENTION_MAX_AGE) removes old messages
+ * Retention (docs/HTTP-API.md): the stream's max age (short, from SWITCHBOARD_RETENTION_MAX_AGE) removes old messages
  * and the room stops being active; an app record asking for a shorter age or fewer messages per room is enforced
  * by history, and only for that app.
  */

@@ -1,5 +1,5 @@
 /**
- * publish-ingest over HTTP against real processes (DESIGN §6): every status code, idempotency under concurrent
+ * publish-ingest over HTTP against real processes (docs/HTTP-API.md): every status code, idempotency under concurrent
  * duplicates, the batch endpoint with mixed items, the Livestorm-compatible endpoint, traceparent into NATS headers,
  * and moderation (control commands to gateways, message delete from the stream).
  */

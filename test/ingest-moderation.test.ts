@@ -1,5 +1,5 @@
 /**
- * Moderation over HTTP reaching real sockets (DESIGN §6 → §5): publish-ingest sends the ControlCommand on the app's
+ * Moderation over HTTP reaching real sockets (docs/HTTP-API.md → §5): publish-ingest sends the ControlCommand on the app's
  * control subject, the gateway acts on its sockets (close 4004, `message.deleted` push) and answers `{affected}`.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

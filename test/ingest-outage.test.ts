@@ -1,5 +1,5 @@
 /**
- * No false acks (DESIGN §6): while clients publish continuously, nats-server is killed (SIGKILL) and restarted.
+ * No false acks (docs/HTTP-API.md): while clients publish continuously, nats-server is killed (SIGKILL) and restarted.
  * Every 2xx answer must name a message that is in the stream afterwards, with that exact content; everything else
  * is a 503 with Retry-After. Then the batch endpoint during an outage.
  */

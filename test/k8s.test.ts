@@ -1,5 +1,5 @@
 /**
- * k8s/ (DESIGN §10): every overlay renders with `kubectl kustomize`, every object matches its Kubernetes schema, and
+ * k8s/ (docs/OPERATIONS.md): every overlay renders with `kubectl kustomize`, every object matches its Kubernetes schema, and
  * the rendered cluster keeps the invariants an operator relies on: probes on the services' real paths and ports,
  * resources, non-root and read-only pods, grace for the drain, NATS sized per overlay, selectors that pick real pods,
  * autoscalers on real targets, and a public route for every path of the contract. No real cluster runs here; these
@@ -29,7 +29,7 @@ const SERVICES = {
   "fanout-gateway": DEFAULT_PORTS.gateway,
 } as const;
 
-/** The public surface of DESIGN §10 (and §12's vendor paths): one request per route family, and who must answer it. */
+/** The public surface of docs/OPERATIONS.md (and §12's vendor paths): one request per route family, and who must answer it. */
 const PUBLIC: [method: string, path: string, service: keyof typeof SERVICES][] = [
   ["GET", "/v1/ws", "fanout-gateway"],
   ["GET", "/", "fanout-gateway"],

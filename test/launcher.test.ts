@@ -1,5 +1,5 @@
 /**
- * The dev launcher behind `npm start` (DESIGN §2): embedded nats-server, four services, URLs and dev key printed,
+ * The dev launcher behind `npm start` (docs/CONFIG.md): embedded nats-server, four services, URLs and dev key printed,
  * a message end to end with the printed key, and a clean stop on Ctrl-C (SIGINT); a one-line error and exit 1
  * when no nats-server can be found.
  */

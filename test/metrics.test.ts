@@ -1,5 +1,5 @@
 /**
- * DESIGN §9: every service serves Prometheus text that `promtool check metrics` accepts, with the contract's
+ * docs/OPERATIONS.md: every service serves Prometheus text that `promtool check metrics` accepts, with the contract's
  * metric names and no room or client labels.
  */
 import { spawnSync } from "node:child_process";

@@ -1,5 +1,5 @@
 /**
- * deploy/prometheus and deploy/grafana (DESIGN §10): promtool accepts the scrape config and the alert rules, every
+ * deploy/prometheus and deploy/grafana (docs/OPERATIONS.md): promtool accepts the scrape config and the alert rules, every
  * alert has a firing and a quiet `promtool test rules` case and they pass, and every metric the rules and the Grafana
  * dashboard query is one the running services really expose on /metrics.
  */

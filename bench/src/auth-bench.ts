@@ -1,5 +1,5 @@
 /**
- * auth benchmark (issue 5, DESIGN §3). Starts its own nats-server (temporary store) and one auth process on
+ * auth benchmark (issue 5, docs/HTTP-API.md). Starts its own nats-server (temporary store) and one auth process on
  * 127.0.0.1, then measures:
  *   1. tokens/s from POST /v1/tokens, one token per request, over keep-alive HTTP/1.1        target ≥ 10,000/s
  *   2. tokens/s from POST /v1/tokens with count=100 (same connections)

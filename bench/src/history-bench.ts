@@ -1,5 +1,5 @@
 /**
- * history benchmark (issue 7, DESIGN §7). Starts its own nats-server (temporary store), auth (for the key) and one
+ * history benchmark (issue 7, docs/HTTP-API.md). Starts its own nats-server (temporary store), auth (for the key) and one
  * history process on 127.0.0.1, seeds 10,000 messages in one room among other rooms' traffic (40,000 messages in
  * all, straight into JetStream), then:
  *   1. compares the two ways to read a page of 100 of that room from JetStream, in this process:

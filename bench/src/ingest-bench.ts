@@ -1,5 +1,5 @@
 /**
- * publish-ingest benchmark (issue 8, DESIGN §6). Starts its own nats-server (temporary store) plus auth (for the
+ * publish-ingest benchmark (issue 8, docs/HTTP-API.md). Starts its own nats-server (temporary store) plus auth (for the
  * key) and one publish-ingest process on 127.0.0.1, then measures, with a lean keep-alive HTTP client:
  *   1. single-message publishes/s (POST /v1/rooms/:room/messages, bounded concurrency)   target ≥ 8,000/s
  *   2. messages/s through the batch endpoint (POST /v1/messages, 1000 per batch)          target ≥ 30,000/s

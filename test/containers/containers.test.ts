@@ -1,5 +1,5 @@
 /**
- * The images, run (DESIGN §10; `npm run test:containers`, too slow for `npm test`): builds the four service images
+ * The images, run (docs/OPERATIONS.md; `npm run test:containers`, too slow for `npm test`): builds the four service images
  * with the container engine (podman on CI: deploy/docker/base-image.sh makes the Node 20 base from Debian packages,
  * since no image registry is reachable), starts NATS and the four services as containers on the host's loopback
  * through testcontainers, and drives the end-to-end path through them: token → socket → publish → push → history.

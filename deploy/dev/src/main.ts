@@ -1,5 +1,5 @@
 /**
- * The dev launcher behind `npm start` (DESIGN §2): an embedded nats-server with JetStream under ./.data unless
+ * The dev launcher behind `npm start` (docs/CONFIG.md): an embedded nats-server with JetStream under ./.data unless
  * NATS_URL is set, the four services as child processes with prefixed logs, their URLs and a dev API key printed,
  * and a clean stop on Ctrl-C.
  */

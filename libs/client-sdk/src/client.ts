@@ -1,5 +1,5 @@
 /**
- * The Switchboard client (DESIGN §8): one WebSocket to a gateway with request/reply, rooms, token refresh before
+ * The Switchboard client (README.md#sdks): one WebSocket to a gateway with request/reply, rooms, token refresh before
  * expiry, and reconnect with jittered backoff (0.5-10 s) that resumes every room from its last offset.
  */
 import { CloseCode, SwitchboardError } from "@switchboard/protocol/errors";

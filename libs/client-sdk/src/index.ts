@@ -1,4 +1,4 @@
-/** @switchboard/client — the browser and Node client SDK (DESIGN §8). No Node-only imports at load time. */
+/** @switchboard/client — the browser and Node client SDK (README.md#sdks). No Node-only imports at load time. */
 export { SwitchboardClient } from "./client.js";
 export type { ClientEvents, ClientOptions, ConnectionState } from "./client.js";
 export { Room, RoomPresence } from "./room.js";

@@ -1,5 +1,5 @@
 /**
- * Livestorm-style pub/sub scopes (DESIGN §6): a client in session S of event E listens on rooms `org`, `event:E`
+ * Livestorm-style pub/sub scopes (docs/HTTP-API.md): a client in session S of event E listens on rooms `org`, `event:E`
  * and `session:S`, so a publish to the organization, the event or the session reaches it.
  */
 import type { MessagePush } from "@switchboard/protocol/frames";

@@ -1,12 +1,12 @@
 /**
- * An app's own settings over the operator's defaults: socket limits (DESIGN §5, applied by the gateway) and history
- * retention (DESIGN §7, applied by history), with their bounds. The numeric bounds are libs/protocol limits.ts's,
+ * An app's own settings over the operator's defaults: socket limits (docs/PROTOCOL.md, applied by the gateway) and history
+ * retention (docs/HTTP-API.md, applied by history), with their bounds. The numeric bounds are libs/protocol limits.ts's,
  * shared with the gateway's SWITCHBOARD_* variables; auth's admin API schema and every reader of a stored record
  * use these.
  */
 import { RETENTION_BOUNDS, SOCKET_LIMIT_BOUNDS, type Bounds } from "@switchboard/protocol";
 
-/** Per-app socket limits applied by the gateway at upgrade (DESIGN §5). */
+/** Per-app socket limits applied by the gateway at upgrade (docs/PROTOCOL.md). */
 export interface AppLimits {
   maxRoomsPerSocket?: number;
   /** Client publishes per second per socket (token bucket rate). */

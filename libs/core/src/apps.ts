@@ -1,5 +1,5 @@
 /**
- * App records in the apps bucket (DESIGN §3) under KvKeys.app(id): the app's name and its own settings, read by
+ * App records in the apps bucket (docs/HTTP-API.md) under KvKeys.app(id): the app's name and its own settings, read by
  * auth's admin API, the gateway (socket limits, applimits.ts) and history (retention).
  */
 import type { KV } from "@nats-io/kv";
@@ -10,9 +10,9 @@ export interface AppRecord {
   id: string;
   name: string;
   createdAt: number;
-  /** Per-app history retention (DESIGN §7); history enforces it where stricter than the stream's. */
+  /** Per-app history retention (docs/HTTP-API.md); history enforces it where stricter than the stream's. */
   retention?: AppRetentionSettings;
-  /** Per-app socket limits (DESIGN §5); each one unset falls back to the gateway's SWITCHBOARD_* default. */
+  /** Per-app socket limits (docs/PROTOCOL.md); each one unset falls back to the gateway's SWITCHBOARD_* default. */
   limits?: AppLimits;
 }
 

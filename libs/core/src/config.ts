@@ -1,6 +1,6 @@
 /**
  * Environment configuration, validated once at boot. A bad value is a ConfigError naming the variable; the process
- * runner prints it and exits with code 2 (DESIGN §2). Each setting also says how docs/CONFIG.md shows it (its
+ * runner prints it and exits with code 2 (docs/CONFIG.md). Each setting also says how docs/CONFIG.md shows it (its
  * default and the values it accepts), so the document is generated from the code that reads the variables; which
  * process reads which variable is in settings.ts.
  */
@@ -219,7 +219,7 @@ export function loadConfig<S extends Spec>(spec: S, env: Env = process.env): Con
   return out as ConfigOf<S>;
 }
 
-/** Settings every service shares (DESIGN §2). */
+/** Settings every service shares (docs/CONFIG.md). */
 export const commonSpec = {
   NATS_URL: natsServers("nats://127.0.0.1:4222"),
   HOST: host("0.0.0.0"),

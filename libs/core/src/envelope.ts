@@ -19,7 +19,7 @@ export const HEADER_TRACEPARENT = "traceparent";
 
 const EVENT_START = '{"event":"'.length;
 
-/** Largest `data`, measured as UTF-8 JSON (DESIGN §5, §6). */
+/** Largest `data`, measured as UTF-8 JSON (docs/PROTOCOL.md, docs/HTTP-API.md). */
 export const MAX_DATA_BYTES = 64 * 1024;
 
 /** `data` as JSON (`null` when absent); throws `too_large` past MAX_DATA_BYTES. */

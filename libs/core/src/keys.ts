@@ -1,5 +1,5 @@
 /**
- * API keys in the keys bucket (DESIGN §3) under KvKeys.key(appId, keyId), their secrets sealed by SecretBox.
+ * API keys in the keys bucket (docs/HTTP-API.md) under KvKeys.key(appId, keyId), their secrets sealed by SecretBox.
  * `KeyRegistry` is the read side every service uses: a cache filled on first use and kept fresh by a KV watch, so
  * verifying a token or an API key costs no network round trip once a key is known.
  */

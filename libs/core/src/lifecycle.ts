@@ -1,6 +1,6 @@
 /**
  * One process runner for every service: builds the service under one AbortSignal, turns SIGTERM/SIGINT into an
- * orderly stop with a hard deadline, and maps a ConfigError at boot to exit code 2 (DESIGN §2). It also starts the
+ * orderly stop with a hard deadline, and maps a ConfigError at boot to exit code 2 (docs/CONFIG.md). It also starts the
  * OpenTelemetry SDK before the service when OTEL_EXPORTER_OTLP_ENDPOINT is set (service name `switchboard-<name>`),
  * and flushes its spans after the service stopped.
  */

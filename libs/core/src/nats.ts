@@ -1,5 +1,5 @@
 /**
- * NATS connection and the JetStream layout (DESIGN §1): the rooms stream with republish and the KV buckets, created
+ * NATS connection and the JetStream layout (docs/ARCHITECTURE.md): the rooms stream with republish and the KV buckets, created
  * idempotently at boot by every service that uses them, so services can start in any order.
  */
 import { connect, type NatsConnection } from "@nats-io/transport-node";

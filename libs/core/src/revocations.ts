@@ -1,5 +1,5 @@
 /**
- * Revoked tokens (DESIGN §3, §4): by `jti`, every token of a clientId issued up to a moment, or every token of a
+ * Revoked tokens (docs/HTTP-API.md): by `jti`, every token of a clientId issued up to a moment, or every token of a
  * closed session (room `session:<id>`) issued up to a moment. Entries live in the revocations bucket (TTL longer
  * than any token's life); every verifier keeps them in memory from a KV watch, so a check costs no round trip.
  */

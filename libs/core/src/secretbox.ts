@@ -1,5 +1,5 @@
 /**
- * Key secrets at rest (DESIGN §3): sealed with AES-256-GCM under the master key (SWITCHBOARD_MASTER_KEY), with the
+ * Key secrets at rest (docs/HTTP-API.md): sealed with AES-256-GCM under the master key (SWITCHBOARD_MASTER_KEY), with the
  * key id as additional data so a sealed secret cannot be moved to another key. Secrets are never logged.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";

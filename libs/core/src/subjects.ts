@@ -1,5 +1,5 @@
 /**
- * Every NATS subject, stream and bucket name Switchboard uses (DESIGN §1). Call sites build subjects only through
+ * Every NATS subject, stream and bucket name Switchboard uses (docs/ARCHITECTURE.md). Call sites build subjects only through
  * these helpers; app ids and room names are validated before they reach here, so no escaping is needed (both
  * alphabets exclude `.`, `*`, `>` and whitespace).
  */

@@ -1,5 +1,5 @@
 /**
- * Token verification (DESIGN §3) for the gateway and the history service. It is a hot path (every connect), so it
+ * Token verification (docs/HTTP-API.md) for the gateway and the history service. It is a hot path (every connect), so it
  * is written against node:crypto directly: HS256 only (no `none`, no algorithm taken from the token beyond the
  * allow-list), a known `kid`, signature compared in constant time, `aud` and `exp` required, small clock tolerance.
  * Each refusal carries a reason (a metrics label) and the close code the gateway uses.

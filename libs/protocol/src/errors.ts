@@ -1,5 +1,5 @@
 /**
- * Error codes, HTTP statuses and WebSocket close codes of the external contract (DESIGN §5, §6).
+ * Error codes, HTTP statuses and WebSocket close codes of the external contract (docs/PROTOCOL.md, docs/HTTP-API.md).
  * Every service and SDK imports them from here; none retypes them.
  */
 

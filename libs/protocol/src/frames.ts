@@ -1,5 +1,5 @@
 /**
- * WebSocket protocol frames (DESIGN §5): client requests, server replies and pushes, and the validation of every
+ * WebSocket protocol frames (docs/PROTOCOL.md): client requests, server replies and pushes, and the validation of every
  * client frame. The gateway parses with `parseRequest`; the client SDK builds frames with these types.
  */
 import { SwitchboardError, type ErrorCode } from "./errors.js";
@@ -213,7 +213,7 @@ function optInt(o: Obj, key: string, id: number, min: number, max = Number.MAX_S
 
 /**
  * Parses one text frame. Throws FrameError (with the request id when one could be read) for anything that is not a
- * well-formed request of DESIGN §5.
+ * well-formed request of docs/PROTOCOL.md.
  */
 export function parseRequest(text: string): ClientRequest {
   let value: unknown;

@@ -1,6 +1,6 @@
 /**
- * The limits of the contract in one place: the socket limits every app gets by default (DESIGN §5) and the history
- * retention (DESIGN §7), each with the bounds a setting of it must stay within. The gateway's and history's
+ * The limits of the contract in one place: the socket limits every app gets by default (docs/PROTOCOL.md) and the history
+ * retention (docs/HTTP-API.md), each with the bounds a setting of it must stay within. The gateway's and history's
  * SWITCHBOARD_* variables (the operator's defaults), the admin API's schema for an app's own `limits` and
  * `retention`, and the reading of stored app records all take their defaults and bounds from here.
  */

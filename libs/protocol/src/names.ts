@@ -1,5 +1,5 @@
 /**
- * Names of the contract (DESIGN §1, §3): rooms, events, app ids, key ids, client ids.
+ * Names of the contract (docs/ARCHITECTURE.md, docs/HTTP-API.md): rooms, events, app ids, key ids, client ids.
  * Validation here is the only place these rules are written.
  */
 import { SwitchboardError } from "./errors.js";

@@ -1,5 +1,5 @@
 /**
- * Capabilities, roles and room patterns (DESIGN §3).
+ * Capabilities, roles and room patterns (docs/HTTP-API.md).
  *
  * A pattern is a room name whose `:`-separated segments may be `*`: a `*` matches exactly one segment, and a final
  * `*` matches one or more. When several patterns match a room the most specific wins: an exact pattern first, then

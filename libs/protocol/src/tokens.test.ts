@@ -4,7 +4,7 @@ import { buildClaims, sessionRoom, tokenPayload } from "./tokens.js";
 const now = 1_700_000_000;
 
 describe("buildClaims", () => {
-  it("fills every claim of DESIGN §3 with exact values", () => {
+  it("fills every claim of docs/HTTP-API.md with exact values", () => {
     const c = buildClaims(
       {
         clientId: 7,

@@ -1,5 +1,5 @@
 /**
- * Token claims (DESIGN §3): built from a request by the auth service and the server SDK alike, signed HS256 with the
+ * Token claims (docs/HTTP-API.md): built from a request by the auth service and the server SDK alike, signed HS256 with the
  * key secret (the UTF-8 bytes of the secret string), header `kid` = `appId.keyId`.
  */
 import { SignJWT } from "jose";
@@ -13,7 +13,7 @@ export const DEFAULT_EXPIRES_IN = 900;
 export const MAX_EXPIRES_IN = 30 * 24 * 3600;
 export const ATTRIBUTES_MAX_BYTES = 1024;
 export const DATA_MAX = 1000;
-/** The room a session's tokens are for (DESIGN §4). */
+/** The room a session's tokens are for (docs/HTTP-API.md). */
 export const SESSION_ROOM_PREFIX = "session:";
 export function sessionRoom(sessionId: string): string {
   return `${SESSION_ROOM_PREFIX}${sessionId}`;

@@ -1,4 +1,4 @@
-/** @switchboard/server — the server SDK (DESIGN §8). */
+/** @switchboard/server — the server SDK (README.md#sdks). */
 export { Switchboard, DEFAULT_URLS } from "./switchboard.js";
 export type {
   BatchMessage,

@@ -1,5 +1,5 @@
 /**
- * A session (DESIGN §4, Tokbox/OpenVidu style): room `session:<id>`, tokens by role, close, force-disconnect.
+ * A session (docs/HTTP-API.md, Tokbox/OpenVidu style): room `session:<id>`, tokens by role, close, force-disconnect.
  */
 import type { SessionRoleName } from "./styles.js";
 

@@ -1,5 +1,5 @@
 /**
- * Offline token signing (DESIGN §3): claims built and signed by @switchboard/protocol exactly as the auth service
+ * Offline token signing (docs/HTTP-API.md): claims built and signed by @switchboard/protocol exactly as the auth service
  * does, with the secret of the SDK's API key. No network.
  */
 import {

@@ -1,5 +1,5 @@
 /**
- * The server SDK (DESIGN §8): offline tokens, HTTP publish, sessions, Tokbox- and IVS-style helpers and the
+ * The server SDK (README.md#sdks): offline tokens, HTTP publish, sessions, Tokbox- and IVS-style helpers and the
  * Livestorm-compatible pub/sub, for app servers holding an API key.
  */
 import {
@@ -30,7 +30,7 @@ import {
   type SessionRoleName,
 } from "./styles.js";
 
-/** The dev launcher's addresses (DESIGN §2). */
+/** The dev launcher's addresses (docs/CONFIG.md). */
 export const DEFAULT_URLS = {
   authUrl: "http://127.0.0.1:8081",
   ingestUrl: "http://127.0.0.1:8082",

@@ -1,6 +1,6 @@
 /**
- * auth routes (DESIGN §3): token issuance and revocation for app servers (API key), and the admin API for apps and
- * keys (admin token). Sessions (DESIGN §4) are in sessions.ts; what the app is built from is in deps.ts.
+ * auth routes (docs/HTTP-API.md): token issuance and revocation for app servers (API key), and the admin API for apps and
+ * keys (admin token). Sessions (docs/HTTP-API.md) are in sessions.ts; what the app is built from is in deps.ts.
  */
 import type { FastifyInstance } from "fastify";
 import type { Registry } from "prom-client";

@@ -1,6 +1,6 @@
 /**
- * App settings for the admin API (`GET` / `PATCH /v1/apps/:app`): name, per-app socket limits (DESIGN §5, applied by
- * the gateway) and history retention (DESIGN §7, applied by history). Bounds come from APP_LIMIT_BOUNDS and
+ * App settings for the admin API (`GET` / `PATCH /v1/apps/:app`): name, per-app socket limits (docs/PROTOCOL.md, applied by
+ * the gateway) and history retention (docs/HTTP-API.md, applied by history). Bounds come from APP_LIMIT_BOUNDS and
  * APP_RETENTION_BOUNDS in @switchboard/core, the one place they are defined. `null` removes a setting.
  *
  * The PATCH body is checked with TypeBox's own compiler rather than the shared Ajv, whose type coercion would turn a

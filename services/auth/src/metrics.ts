@@ -1,4 +1,4 @@
-/** The auth service's Prometheus metrics (DESIGN §9); the shared HTTP metrics come from libs/http. */
+/** The auth service's Prometheus metrics (docs/OPERATIONS.md); the shared HTTP metrics come from libs/http. */
 import { Counter, type Registry } from "prom-client";
 import { PREFIX } from "@switchboard/core";
 

@@ -1,5 +1,5 @@
 /**
- * Per-key rate limit on token issuance (DESIGN §3, §6: 429 + Retry-After): a token bucket per API key in this
+ * Per-key rate limit on token issuance (docs/HTTP-API.md: 429 + Retry-After): a token bucket per API key in this
  * process, charged one unit per token issued (a `count` of 100 costs 100).
  */
 import { SwitchboardError } from "@switchboard/protocol";

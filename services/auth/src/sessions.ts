@@ -1,5 +1,5 @@
 /**
- * Sessions (DESIGN §4, Tokbox / OpenVidu style): a session is a record in the sessions bucket and a room
+ * Sessions (docs/HTTP-API.md, Tokbox / OpenVidu style): a session is a record in the sessions bucket and a room
  * `session:<id>`; its tokens carry a role on that one room. Closing a session deletes the record, writes a
  * session revocation (gateways close its sockets with 4004 and every verifier refuses its tokens issued until
  * then) and announces `session.close` on the app's control subject.

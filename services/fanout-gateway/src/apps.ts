@@ -1,5 +1,5 @@
 /**
- * Per-app socket limits (DESIGN §5). App records are read from the apps bucket on first use and kept fresh by a KV
+ * Per-app socket limits (docs/PROTOCOL.md). App records are read from the apps bucket on first use and kept fresh by a KV
  * watch (the KeyRegistry pattern), so resolving an app's limits at upgrade costs no round trip once the app is known
  * and a change reaches new sockets as soon as the watch delivers it. A socket keeps the limits it was opened with.
  */

@@ -1,5 +1,5 @@
 /**
- * The demo page (DESIGN §2) at /demo/: a small chat room with presence and history built on the client SDK,
+ * The demo page (docs/CONFIG.md) at /demo/: a small chat room with presence and history built on the client SDK,
  * served as plain files (the page, the client SDK's dist and the jose-free protocol modules) with an import map.
  *
  * Tokens: when the process has a dev key (SWITCHBOARD_DEV_KEY, which the `npm start` launcher sets) the page gets

@@ -1,5 +1,5 @@
 /**
- * Optional Origin allow-list per app (DESIGN §5): an app record's `limits.allowedOrigins` (apps.ts), else
+ * Optional Origin allow-list per app (docs/PROTOCOL.md): an app record's `limits.allowedOrigins` (apps.ts), else
  * `SWITCHBOARD_ALLOWED_ORIGINS`:
  * `app1=https://a.example,https://b.example;app2=https://c.example`. Apps not listed accept any Origin. A browser
  * always sends Origin, so a listed app refuses a browser page from elsewhere; a request without Origin (a server or

@@ -1,5 +1,5 @@
 /**
- * Presence (DESIGN §5) across gateways. A member is a PresenceRecord in the presence bucket under
+ * Presence (docs/PROTOCOL.md) across gateways. A member is a PresenceRecord in the presence bucket under
  * KvKeys.presence(app, room, connectionId); the gateway holding the socket re-puts it well before the bucket TTL
  * (PRESENCE_TTL_MS), so the members of a gateway that dies expire on their own. Every change is published on
  * Subjects.presence(app, room); a gateway subscribes that subject while one of its sockets watches the room's presence

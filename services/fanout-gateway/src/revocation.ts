@@ -1,5 +1,5 @@
 /**
- * Revocations on the gateway (DESIGN §3, §4): when the revocations bucket gains an entry (a jti, a clientId, a
+ * Revocations on the gateway (docs/HTTP-API.md): when the revocations bucket gains an entry (a jti, a clientId, a
  * closed session), every local socket whose token it refuses is closed with 4004 at once. The watch delivers the
  * entry within milliseconds of the auth service writing it, well inside the contract's 5 s.
  */

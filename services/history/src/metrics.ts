@@ -1,4 +1,4 @@
-/** The history service's Prometheus metrics (DESIGN §9); the shared HTTP metrics come from libs/http. */
+/** The history service's Prometheus metrics (docs/OPERATIONS.md); the shared HTTP metrics come from libs/http. */
 import { Counter, Gauge, type Registry } from "prom-client";
 import { SwitchboardError } from "@switchboard/protocol";
 import { PREFIX } from "@switchboard/core";

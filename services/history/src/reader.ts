@@ -1,5 +1,5 @@
 /**
- * Reads a room's messages straight from the rooms stream (DESIGN §7), per room subject, with an ephemeral
+ * Reads a room's messages straight from the rooms stream (docs/HTTP-API.md), per room subject, with an ephemeral
  * in-memory pull consumer filtered on the room (`filter_subject`: works on nats-server 2.9 and 2.11+). A consumer
  * costs about one round trip to create and streams a whole page in one fetch; direct get (`next_by_subj`) costs
  * one round trip per message, so it is used only for single lookups (docs/PERFORMANCE.md has the figures).

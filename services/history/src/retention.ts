@@ -1,5 +1,5 @@
 /**
- * Per-app retention (DESIGN §7). The stream holds every app's messages for SWITCHBOARD_RETENTION_MAX_AGE and at
+ * Per-app retention (docs/HTTP-API.md). The stream holds every app's messages for SWITCHBOARD_RETENTION_MAX_AGE and at
  * most SWITCHBOARD_RETENTION_MAX_MESSAGES per room; an app record may ask for less (`retention` in AppRecord), and
  * history enforces that: older messages are not returned, and a room is trimmed to the app's count in the stream
  * before it is read. An app cannot ask for more than the stream keeps. App records are read on demand and

@@ -1,5 +1,5 @@
 /**
- * Who is in a room and which rooms are active (DESIGN §7):
+ * Who is in a room and which rooms are active (docs/HTTP-API.md):
  * - presence: the room's members from the presence bucket (PresenceRecord under KvKeys.presence), read with one
  *   filtered consumer delivering the last value per key;
  * - occupancy: connections and subscribers summed from every gateway (libs/core gatherOccupancy; no gateway

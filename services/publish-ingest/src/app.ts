@@ -1,5 +1,5 @@
 /**
- * publish-ingest routes (DESIGN §6): single and batch publish, the Livestorm-compatible endpoint, and moderation.
+ * publish-ingest routes (docs/HTTP-API.md): single and batch publish, the Livestorm-compatible endpoint, and moderation.
  * A publish answers 2xx only after JetStream acknowledged the store; any failure to store is a 503 with
  * Retry-After. Order of checks on every publish: auth (401), room (400), key ceiling (403), data size (413),
  * per-key rate (429), store (503).

@@ -1,5 +1,5 @@
 /**
- * The Livestorm-compatible pub/sub endpoint's scope → room mapping (DESIGN §6). A publish goes to exactly one room:
+ * The Livestorm-compatible pub/sub endpoint's scope → room mapping (docs/HTTP-API.md). A publish goes to exactly one room:
  * the nesting (organization reaches every event, event every session) comes from the subscriber side, where a
  * Livestorm-style client in session S of event E listens on `org`, `event:E` and `session:S`.
  */

@@ -1,4 +1,4 @@
-/** publish-ingest's Prometheus metrics (DESIGN §9); the shared HTTP metrics come from libs/http. */
+/** publish-ingest's Prometheus metrics (docs/OPERATIONS.md); the shared HTTP metrics come from libs/http. */
 import { Counter, Histogram, type Registry } from "prom-client";
 import { LATENCY_BUCKETS, PREFIX } from "@switchboard/core";
 

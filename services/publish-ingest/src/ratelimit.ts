@@ -1,5 +1,5 @@
 /**
- * Per-API-key rate limit for publish-ingest (DESIGN §6: 429 + Retry-After). A token bucket per key id: `rate`
+ * Per-API-key rate limit for publish-ingest (docs/HTTP-API.md: 429 + Retry-After). A token bucket per key id: `rate`
  * messages per second refill, up to `burst`. A batch takes one token per message. Checked on every publish, so it
  * does no allocation on the hot path beyond the first request of a key.
  */

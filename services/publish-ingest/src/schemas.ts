@@ -1,5 +1,5 @@
 /**
- * Request schemas of publish-ingest (DESIGN §6), TypeBox. Fastify validates whole bodies with them (errors name the
+ * Request schemas of publish-ingest (docs/HTTP-API.md), TypeBox. Fastify validates whole bodies with them (errors name the
  * field, via the shared HTTP shell); batch items are checked one by one here so one bad item fails only itself.
  */
 import { Type, type Static } from "@sinclair/typebox";
@@ -7,7 +7,7 @@ import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { CLIENT_ID_MAX, EVENT_MAX, IDEMPOTENCY_KEY_MAX, SwitchboardError } from "@switchboard/protocol";
 import { RoomName } from "@switchboard/http";
 
-/** Largest batch (DESIGN §6). */
+/** Largest batch (docs/HTTP-API.md). */
 export const MAX_BATCH = 1000;
 /** Largest idempotency key (libs/protocol limits.ts). */
 export { IDEMPOTENCY_KEY_MAX };

@@ -12,7 +12,7 @@ import { apiKeyOfSessionId } from "./sessionid.js";
 
 export const OPENTOK_ROLES = ["publisher", "publisheronly", "subscriber", "moderator"] as const;
 export type OpenTokRole = (typeof OPENTOK_ROLES)[number];
-/** Switchboard's role for each OpenTok role (DESIGN: publisheronly publishes, so it is a publisher). */
+/** Switchboard's role for each OpenTok role (publisheronly publishes, so it is a publisher). */
 export const ROLE_OF: Readonly<Record<OpenTokRole, "publisher" | "subscriber" | "moderator">> = {
   publisher: "publisher",
   publisheronly: "publisher",
