@@ -108,12 +108,12 @@ describe("demo page in Chromium", () => {
       const m = await arrived;
       expect(m).toMatchObject({ room: "demo:lobby", event: "chat", data: { text: "hello from the browser" }, clientId: "alice" });
       const li = await page.waitForSelector(`#messages li[data-offset="${m.offset}"]`, { timeout: 20_000 });
-      expect(await li.$eval(".text", (e) => e.textContent)).toBe("hello from the browser");
-      expect(await li.$eval(".who", (e) => e.textContent)).toBe("alice");
-      expect(await page.$$eval("#messages li", (lis) => lis.map((x) => Number(x.getAttribute("data-offset"))))).toEqual([
-        earlier.offset,
-        m.offset,
-      ]);
+      expect(await li.$eval(".text", (e: { textContent: string | null }) => e.textContent)).toBe("hello from the browser");
+      expect(await li.$eval(".who", (e: { textContent: string | null }) => e.textContent)).toBe("alice");
+      const offsets = await page.$$eval("#messages li", (lis: Array<{ getAttribute(name: string): string | null }>) =>
+        lis.map((x) => Number(x.getAttribute("data-offset"))),
+      );
+      expect(offsets).toEqual([earlier.offset, m.offset]);
       expect(seen).toHaveLength(1);
       expect(errors).toEqual([]);
       watcher.close();

@@ -75,7 +75,7 @@ describe("presence across gateways", () => {
       (f) => f.type === "presence" && f["action"] === "join" && watcher.frames.filter(presencePush("join", "bob")).length === 2,
     );
     bob.close();
-    await watcher.waitFor((f) => watcher.frames.filter(presencePush("leave", "bob")).length === 2);
+    await watcher.waitFor(() => watcher.frames.filter(presencePush("leave", "bob")).length === 2);
     expect((await watcher.request("presence.get", { room }))["result"]).toEqual({ members: [] });
 
     // Only sockets that asked for presence get its pushes.

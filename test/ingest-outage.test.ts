@@ -36,13 +36,23 @@ function waiter(outcomes: Outcome[]) {
   return {
     record(o: Outcome) {
       outcomes.push(o);
-      for (const p of [...pending]) if (p.pred()) (pending.splice(pending.indexOf(p), 1), p.resolve());
+      for (const p of [...pending]) {
+        if (!p.pred()) continue;
+        pending.splice(pending.indexOf(p), 1);
+        p.resolve();
+      }
     },
     until(pred: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
       if (pred()) return Promise.resolve();
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
-        pending.push({ pred, resolve: () => (clearTimeout(timer), resolve()) });
+        pending.push({
+          pred,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        });
       });
     },
   };

@@ -53,7 +53,13 @@ function collector<T>() {
       if (pred(items)) return Promise.resolve();
       return new Promise((resolve, reject) => {
         const t = setTimeout(() => reject(new Error(`timed out; have ${JSON.stringify(items).slice(0, 1500)}`)), timeoutMs);
-        waiter = { pred, resolve: () => (clearTimeout(t), resolve()) };
+        waiter = {
+          pred,
+          resolve: () => {
+            clearTimeout(t);
+            resolve();
+          },
+        };
       });
     },
   };

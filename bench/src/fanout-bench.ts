@@ -263,14 +263,15 @@ async function main(): Promise<void> {
     }
 
     // Bare uWS: the same sockets and messages, the live subject straight onto one topic.
-    bare = spawnTied(process.execPath, [fileURLToPath(import.meta.url), "--bare", nats.url]);
-    bare.stderr.pipe(process.stderr);
+    const bareProc = spawnTied(process.execPath, [fileURLToPath(import.meta.url), "--bare", nats.url]);
+    bare = bareProc;
+    bareProc.stderr.pipe(process.stderr);
     const port = await new Promise<number>((resolve, reject) => {
-      bare!.stdout!.on("data", (d: Buffer) => {
+      bareProc.stdout.on("data", (d: Buffer) => {
         const m = /port (\d+)/.exec(d.toString());
         if (m) resolve(Number(m[1]));
       });
-      bare!.once("exit", (code) => reject(new Error(`bare server exited with ${code}`)));
+      bareProc.once("exit", (code) => reject(new Error(`bare server exited with ${code}`)));
     });
     const base = new Clients();
     await base.open(

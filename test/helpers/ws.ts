@@ -25,7 +25,8 @@ export function openSocket(url: string, options: WebSocket.ClientOptions = {}): 
   const frames: Frame[] = [];
   const waiters: Array<{ pred: (f: Frame) => boolean; resolve: (f: Frame) => void }> = [];
   let nextId = 1;
-  ws.on("message", (data) => {
+  // With ws's default binaryType ("nodebuffer") every message arrives as one Buffer.
+  ws.on("message", (data: Buffer) => {
     const f = JSON.parse(data.toString()) as Frame;
     frames.push(f);
     for (const w of [...waiters]) {

@@ -13,7 +13,8 @@ if (room === undefined || token === undefined || token === "") {
 }
 
 const ws = new WebSocket(`${base}?token=${encodeURIComponent(token)}`, { perMessageDeflate: false });
-ws.on("message", (data) => {
+// With ws's default binaryType ("nodebuffer") every message arrives as one Buffer.
+ws.on("message", (data: Buffer) => {
   const text = data.toString();
   process.stdout.write(`${text}\n`);
   const frame = JSON.parse(text) as { type: string };

@@ -57,7 +57,7 @@ export function runService(name: string, start: (signal: AbortSignal) => Promise
       .then(
         () => {
           handle?.log.info("stopped");
-          handle?.log.flush?.();
+          handle?.log.flush();
           process.exit(0);
         },
         (err: unknown) => {

@@ -71,7 +71,7 @@ export function createAckPublisher(nc: NatsConnection, opts: { timeoutMs: number
     else p.resolve(ack as PublishAck);
   };
 
-  const onReply = (err: Error | null, msg: Msg) => {
+  const onReply = (err: Error | null, msg: Msg): void => {
     if (err !== null) return;
     const token = msg.subject.slice(prefix.length + 1);
     if (msg.headers?.hasError === true) return settle(token, new StoreError(`no JetStream responder (${msg.headers.code})`));

@@ -78,9 +78,9 @@ const HEADER_CACHE_MAX = 1000;
 function kidOf(h: string): string {
   const cached = headerCache.get(h);
   if (cached !== undefined) return cached;
-  let header: Record<string, unknown>;
+  let header: Record<string, unknown> | null;
   try {
-    header = b64urlJson(h) as Record<string, unknown>;
+    header = b64urlJson(h) as Record<string, unknown> | null;
   } catch {
     throw new TokenError("malformed", "token header is not JSON");
   }
@@ -118,9 +118,9 @@ export async function verifyToken(token: string, opts: VerifyOptions): Promise<V
   if (given.length !== expected.length || !timingSafeEqual(given, expected))
     throw new TokenError("signature", "token signature does not verify");
 
-  let payload: Record<string, unknown>;
+  let payload: Record<string, unknown> | null;
   try {
-    payload = b64urlJson(p) as Record<string, unknown>;
+    payload = b64urlJson(p) as Record<string, unknown> | null;
   } catch {
     throw new TokenError("malformed", "token payload is not JSON");
   }

@@ -115,6 +115,8 @@ export class Switchboard {
   private readonly sessions: SessionBackend;
 
   constructor(options: SwitchboardOptions) {
+    // JavaScript callers can pass anything; the types cannot promise an object here.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     if (typeof options !== "object" || options === null)
       throw new SwitchboardError("bad_request", "new Switchboard({apiKey}) needs an options object");
     this.key = signingKeyOf(options.apiKey);

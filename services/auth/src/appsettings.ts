@@ -122,7 +122,7 @@ function merge<T extends object>(settings: T | undefined, patch: { [K in keyof T
   if (patch === null) return undefined;
   const out: Record<string, unknown> = { ...settings };
   for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k];
+    if (v === null) Reflect.deleteProperty(out, k);
     else if (v !== undefined) out[k] = v;
   }
   return Object.keys(out).length === 0 ? undefined : (out as T);

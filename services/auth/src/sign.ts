@@ -39,7 +39,9 @@ export function signHs256Batch(template: TokenClaims, jtis: readonly string[], k
 }
 
 export function signHs256(claims: TokenClaims, key: HmacKey): string {
-  return signHs256Batch(claims, [claims.jti], key)[0]!;
+  const [token] = signHs256Batch(claims, [claims.jti], key);
+  if (token === undefined) throw new Error("signHs256Batch returned no token");
+  return token;
 }
 
 const JTI_BYTES = 16;

@@ -23,6 +23,7 @@
  *   consumers. `maxBytes` 0 turns the cache off.
  * - Each message's JSON is made once, when it is cached: a page's answer is built by concatenation (pagejson.ts).
  */
+/* eslint-disable @typescript-eslint/no-non-null-assertion -- the room's seqs, msgs, json and sizes are parallel arrays of one length, indexed within it on the page path; a checked access there would cost a branch per row for a case that cannot happen. */
 import type { StoredMessage } from "@switchboard/protocol";
 import { STREAM_ROOMS, Subjects, storedMessage, type Logger } from "@switchboard/core";
 import type { CacheStore, RoomFeed } from "./cachestore.js";
@@ -81,6 +82,11 @@ export interface CachedReaderOptions {
 
 export interface CachedReader extends Reader {
   close(): Promise<void>;
+}
+
+/** Reads `dead` through a call: an await may have dropped the room since an earlier check narrowed it to false. */
+function isDead(r: { dead: boolean }): boolean {
+  return r.dead;
 }
 
 /** The first index of `seqs` (ascending) whose value is ≥ `seq`. */
@@ -257,9 +263,9 @@ export function createCachedReader(
     const count = await store.roomCount(r.subject);
     const last = await store.lastOffset(r.subject);
     const first = (last === 0 ? undefined : await store.firstOffset(r.subject)) ?? Number.POSITIVE_INFINITY;
-    if (!(await caughtUp(r, Math.max(last, delivered))) || r.dead) return "retry";
+    if (!(await caughtUp(r, Math.max(last, delivered))) || isDead(r)) return "retry";
     const after = await store.streamState();
-    if (r.dead || after.created !== r.streamCreated || after.removals !== removals1) return "retry";
+    if (isDead(r) || after.created !== r.streamCreated || after.removals !== removals1) return "retry";
     // Cut below F, and above L up to D.
     const from = lowerBound(r.seqs, first === Number.POSITIVE_INFINITY ? last + 1 : first);
     const cutLo = lowerBound(r.seqs, last + 1);
@@ -342,14 +348,14 @@ export function createCachedReader(
     // Still loading: no wait (the load may take a while); serve once it has reached L.
     const ready = r.loaded ? await caughtUp(r, hi) : r.upTo >= hi;
     if (ready) r.loaded = true;
-    else if (!r.dead && !r.loaded) {
+    else if (!isDead(r) && !r.loaded) {
       metrics.cacheReads.inc({ result: "cold" });
       return base.read(q);
     }
-    if (!ready || r.dead) {
+    if (!ready || isDead(r)) {
       metrics.cacheReads.inc({ result: "behind" });
       // A message lost in transit shows as a gap at the next delivery; with none coming, give up after a few.
-      if (!r.dead && r.upTo < hi && ++r.behind >= 3) drop(r, "failed");
+      if (!isDead(r) && r.upTo < hi && ++r.behind >= 3) drop(r, "failed");
       return base.read(q);
     }
     if (retention.maxMessagesPerRoom !== undefined && lowerBound(r.seqs, last + 1) > retention.maxMessagesPerRoom) {

@@ -47,18 +47,19 @@ export function encodeCursor(q: Bounds): string {
 }
 
 export function decodeCursor(next: string): Bounds {
-  let c: Cursor;
+  let parsed: unknown;
   try {
-    c = JSON.parse(Buffer.from(next, "base64url").toString("utf8")) as Cursor;
+    parsed = JSON.parse(Buffer.from(next, "base64url").toString("utf8"));
   } catch {
-    c = { d: "x" as "b" };
+    parsed = undefined;
   }
+  // Checked field by field: the cursor comes back from the client and may be anything.
+  const raw = (typeof parsed === "object" && parsed !== null ? parsed : {}) as Record<string, unknown>;
   const valid =
-    typeof c === "object" &&
-    c !== null &&
-    (c.d === "b" || c.d === "f") &&
-    (c.t === undefined || c.t === 1) &&
-    NUMERIC.every((k) => c[k] === undefined || (Number.isSafeInteger(c[k]) && (c[k] as number) >= 0));
+    (raw["d"] === "b" || raw["d"] === "f") &&
+    (raw["t"] === undefined || raw["t"] === 1) &&
+    NUMERIC.every((k) => raw[k] === undefined || (Number.isSafeInteger(raw[k]) && (raw[k] as number) >= 0));
+  const c = raw as unknown as Cursor;
   if (!valid) throw new SwitchboardError("bad_request", "next is not a cursor this service issued; pass it back unchanged");
   return {
     direction: c.d === "b" ? "backwards" : "forwards",

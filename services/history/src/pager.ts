@@ -81,7 +81,7 @@ export interface PagePlan {
   /** Matching rows to collect: one more than the page, to know whether a next page exists. */
   need: number;
   /** Whether a row's timestamp is in the window. */
-  accept(m: StoredMessage): boolean;
+  accept: (m: StoredMessage) => boolean;
   /** What a next page continues from. */
   resolved: Bounds;
 }

@@ -15,7 +15,7 @@ export interface StreamRetention {
 
 export interface RetentionPolicy {
   /** The app's limits where stricter than the stream's. */
-  of(app: string): Promise<AppRetention>;
+  of: (app: string) => Promise<AppRetention>;
   /** The app's effective limits. */
   effective(app: string): Promise<StreamRetention>;
 }
