@@ -12,6 +12,8 @@ declare module "fastify" {
     hide?: boolean;
     summary?: string;
     description?: string;
+    /** A query string the handler reads itself (no validation by fastify): documented, not enforced, here. */
+    documentedQuerystring?: unknown;
   }
 }
 
@@ -64,7 +66,7 @@ export function openApiDocument(service: string, version: string, ops: readonly 
 
 function operation(op: Operation): Json {
   const s = op.schema;
-  const parameters = [...params(s["params"], "path"), ...params(s["querystring"], "query")];
+  const parameters = [...params(s["params"], "path"), ...params(s["querystring"] ?? s["documentedQuerystring"], "query")];
   const out: Json = {
     operationId: `${op.method}${op.path.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? "").toUpperCase())}`,
   };

@@ -194,3 +194,23 @@ describe("presence, occupancy and active rooms", () => {
     expect((await get("/v1/rooms?prefx=open")).status).toBe(400);
   });
 });
+
+describe("GET /openapi.json", () => {
+  it("documents the history query string the handler reads itself", async () => {
+    const { status, body } = await get("/openapi.json");
+    expect(status).toBe(200);
+    const op = (body as { paths: Record<string, { get: { parameters: Array<{ name: string; in: string }> } }> }).paths[
+      "/v1/rooms/{room}/messages"
+    ];
+    expect(op?.get.parameters.map((p) => `${p.in}:${p.name}`)).toEqual([
+      "path:room",
+      "query:limit",
+      "query:direction",
+      "query:before",
+      "query:after",
+      "query:start",
+      "query:end",
+      "query:next",
+    ]);
+  });
+});

@@ -6,7 +6,14 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Registry } from "prom-client";
 import { Type, type Static } from "@sinclair/typebox";
-import { assertRoom, parseHistoryQuery, type Capability } from "@switchboard/protocol";
+import {
+  HISTORY_CURSOR_MAX,
+  HISTORY_LIMIT_DEFAULT,
+  HISTORY_LIMIT_MAX,
+  assertRoom,
+  parseHistoryQuery,
+  type Capability,
+} from "@switchboard/protocol";
 import type { Logger } from "@switchboard/core";
 import { RoomParams, authorizationOf, createHttpService } from "@switchboard/http";
 import { appReading, type Caller } from "./callers.js";
@@ -14,6 +21,28 @@ import type { HistoryDeps, HistoryOptions } from "./deps.js";
 import { countedRead } from "./metrics.js";
 import { pageJson } from "./pagejson.js";
 import { readQuery } from "./pager.js";
+
+const offsetOrTime = (description: string) => Type.Optional(Type.String({ pattern: "^[0-9]{1,16}$", description }));
+/** What parseHistoryQuery reads from the query string (source "url"), for the OpenAPI document. */
+const HistoryQuerystring = Type.Object(
+  {
+    limit: Type.Optional(
+      Type.String({
+        pattern: "^[0-9]{1,3}$",
+        description: `messages in the page, 1 to ${HISTORY_LIMIT_MAX} (default ${HISTORY_LIMIT_DEFAULT})`,
+      }),
+    ),
+    direction: Type.Optional(
+      Type.Union([Type.Literal("backwards"), Type.Literal("forwards")], { description: "newest first (default) or oldest first" }),
+    ),
+    before: offsetOrTime("only messages with an offset below this (at least 1)"),
+    after: offsetOrTime("only messages with an offset above this"),
+    start: offsetOrTime("only messages stored at or after this time, epoch ms"),
+    end: offsetOrTime("only messages stored at or before this time, epoch ms"),
+    next: Type.Optional(Type.String({ maxLength: HISTORY_CURSOR_MAX, description: "a page's next cursor, passed back unchanged" })),
+  },
+  { additionalProperties: false },
+);
 
 const RoomsQuery = Type.Object({ prefix: Type.Optional(Type.String({ maxLength: 128 })) }, { additionalProperties: false });
 
@@ -39,10 +68,11 @@ async function appFor(deps: HistoryDeps, req: FastifyRequest, room: string, caps
 export async function historyRoutes(app: FastifyInstance, opts: HistoryOptions): Promise<void> {
   const { metrics } = opts;
 
-  // The query string is read by parseHistoryQuery (the socket request and the NATS endpoint use it too), not a schema.
+  // The query string is read by parseHistoryQuery (the socket request and the NATS endpoint use it too), not a schema:
+  // its schema is only documented.
   app.get<{ Params: RoomParams; Querystring: Record<string, unknown> }>(
     "/v1/rooms/:room/messages",
-    { schema: { params: RoomParams } },
+    { schema: { params: RoomParams, documentedQuerystring: HistoryQuerystring } },
     async (req, reply) => {
       const room = assertRoom(req.params.room);
       const fields = parseHistoryQuery(req.query, { source: "url", exact: true });
