@@ -13,6 +13,8 @@ export const ERROR_CODES = [
   "unavailable",
   "not_found",
   "conflict",
+  /** Publish refused: a moderator muted this client (or connection) in the room. */
+  "muted",
   "internal",
 ] as const;
 
@@ -29,6 +31,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   unavailable: 503,
   not_found: 404,
   conflict: 409,
+  muted: 403,
   internal: 500,
 };
 

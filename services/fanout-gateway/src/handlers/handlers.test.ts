@@ -111,7 +111,7 @@ describe("publish handler", () => {
     const req = { type: "publish", id: 1, room: "chat:1", event: "msg", data: null } as const;
     expect(await codeOf(handlers.publish(ctx, conn({ "chat:*": ["subscribe"] }), req))).toBe("unauthorized");
     muted.add("app/chat:1/alice");
-    expect(await codeOf(handlers.publish(ctx, conn({ "chat:*": ["publish"] }), req))).toBe("unauthorized");
+    expect(await codeOf(handlers.publish(ctx, conn({ "chat:*": ["publish"] }), req))).toBe("muted");
     muted.clear();
     const c = conn({ "chat:*": ["publish"] });
     const codes = [];

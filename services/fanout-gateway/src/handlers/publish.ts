@@ -8,7 +8,7 @@ export async function publish(ctx: HandlerContext, conn: Conn, req: RequestOf<"p
   requireCap(conn, req.room, "publish");
   const { clientId, attributes, data } = conn.claims;
   if (conn.muted.has(req.room) || (clientId !== undefined && ctx.mutes.has(conn.appId, req.room, clientId)))
-    throw new SwitchboardError("unauthorized", `you are muted in room ${req.room} by a moderator; publish refused until unmuted`);
+    throw new SwitchboardError("muted", `you are muted in room ${req.room} by a moderator; publish refused until unmuted`);
   if (!takeToken(conn, conn.limits.publishRate, conn.limits.publishBurst, Date.now()))
     throw new SwitchboardError(
       "rate_limited",
