@@ -14,6 +14,8 @@ export interface Ctx {
   pool: LoadPool;
   /** Starts the servers a phase runs on: one gateway (or bare), or `n` of them. */
   servers(kind: "gateway" | "bare", n?: number): Promise<Server[]>;
+  /** --profile was given: gateways run with --cpu-prof and --heapsnapshot-signal. */
+  profiling: boolean;
 }
 
 const cpu = (pids: number[]): number => pids.reduce((a, p) => a + cpuSeconds(p), 0);

@@ -72,15 +72,16 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const profile = strArg("profile");
-  const nodeOptions = profile === undefined ? "" : `--cpu-prof --cpu-prof-dir=${resolve(profile)} --heapsnapshot-signal=SIGUSR2`;
+  const nodeArgs = profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${resolve(profile)}`, "--heapsnapshot-signal=SIGUSR2"];
   const stack = await Stack.start();
   const pool = new LoadPool(arg("workers", 4));
   const ctx: Ctx = {
     stack,
     pool,
+    profiling: profile !== undefined,
     servers: async (kind: "gateway" | "bare", n = 1): Promise<Server[]> => {
       const out: Server[] = [];
-      for (let i = 0; i < n; i++) out.push(kind === "gateway" ? await stack.gateway(GATEWAY_ENV, nodeOptions) : await stack.bare());
+      for (let i = 0; i < n; i++) out.push(kind === "gateway" ? await stack.gateway(GATEWAY_ENV, nodeArgs) : await stack.bare());
       return out;
     },
   };

@@ -32,6 +32,11 @@ export async function idle(ctx: Ctx, o: { sockets: number }): Promise<void> {
     const r = opened(await ctx.pool.open(s.port, o.sockets, paths, { inFlight: 128 }));
     await settle(3000);
     const rss1 = rssBytes(s.pid);
+    if (ctx.profiling && s.kind === "gateway") {
+      // --heapsnapshot-signal: the gateway writes Heap.*.heapsnapshot into its working directory.
+      process.kill(s.pid, "SIGUSR2");
+      await settle(15_000);
+    }
     const stats = sumCounters(await ctx.pool.stats());
     if (r.failed > 0) console.error(`${r.failed} sockets failed; first error: ${r.firstError}`);
     record("3 idle sockets", `${o.sockets} sockets`, s.name, {
