@@ -13,10 +13,26 @@ import { STREAM_ROOMS, Subjects } from "./subjects.js";
 
 export type ControlTarget = { clientId: string } | { connectionId: string };
 
+/**
+ * Who asked for a moderation action over a socket protocol whose client waits for the resulting push (IVS chat:
+ * the `aws:DELETE_MESSAGE` / `aws:DISCONNECT_USER` event carries its request's RequestId; docs/VENDORS.md).
+ */
+export interface ControlOrigin {
+  connectionId: string;
+  requestId: string;
+}
+
+/** What IVS chat sockets are shown of a delete or disconnect: the event id (the same on every gateway), a reason. */
+export interface ControlNotice {
+  reason?: string;
+  eventId?: string;
+  origin?: ControlOrigin;
+}
+
 export type ControlCommand =
-  | ({ op: "disconnect"; room?: string; reason?: string } & ControlTarget)
+  | ({ op: "disconnect"; room?: string; reason?: string; eventId?: string; origin?: ControlOrigin } & ControlTarget)
   | ({ op: "mute" | "unmute"; room: string } & ControlTarget)
-  | { op: "delete"; room: string; messageId: string; offset: number }
+  | ({ op: "delete"; room: string; messageId: string; offset: number } & ControlNotice)
   | { op: "session.close"; sessionId: string };
 
 export interface ControlReply {

@@ -67,3 +67,20 @@ export const RETENTION_BOUNDS: { readonly [K in keyof RetentionLimits]: Bounds }
   maxAgeMs: { min: 1000, max: 365 * 86_400_000 },
   maxMessagesPerRoom: { min: 1, max: 10_000_000 },
 };
+
+/**
+ * Per-room chat limits of IVS Chat rooms (CreateRoom / UpdateRoom on auth, stored in the room-settings bucket),
+ * applied by the gateway to the IVS chat sockets of that room (docs/VENDORS.md), with IVS Chat's own bounds and
+ * defaults.
+ */
+export interface RoomChatLimits {
+  /** Longest SEND_MESSAGE content, in characters (Unicode code points). */
+  maximumMessageLength: number;
+  /** SEND_MESSAGE requests per second into the room (a token bucket with this rate and burst, per gateway). */
+  maximumMessageRatePerSecond: number;
+}
+
+export const ROOM_CHAT_LIMITS: { readonly [K in keyof RoomChatLimits]: Bounds & { readonly default: number } } = {
+  maximumMessageLength: { min: 1, max: 500, default: 500 },
+  maximumMessageRatePerSecond: { min: 1, max: 100, default: 10 },
+};

@@ -3,6 +3,7 @@ import { EffectivePermissions, Permissions, type TokenClaims } from "@switchboar
 import { refill, type Bucket } from "@switchboard/core";
 import type { ProtocolAdapter } from "./adapters/adapter.js";
 import type { SocketLimits } from "./apps.js";
+import type { RoomChat } from "./roomchat.js";
 import type { Room } from "./rooms.js";
 
 /** The socket operations the gateway and its handlers use: uWS's WebSocket has them (a stub in unit tests). */
@@ -11,6 +12,8 @@ export interface Socket {
   cork(cb: () => void): unknown;
   subscribe(topic: string): unknown;
   unsubscribe(topic: string): unknown;
+  /** Publishes to a topic's other subscribers (this socket left out). */
+  publish(topic: string, frame: string): unknown;
   getBufferedAmount(): number;
   end(code: number, reason: string): unknown;
 }
@@ -23,6 +26,7 @@ const NOT_OPEN: Socket = {
   },
   subscribe: () => false,
   unsubscribe: () => false,
+  publish: () => false,
   getBufferedAmount: () => 0,
   end: () => undefined,
 };
@@ -32,6 +36,12 @@ export interface RoomSub {
   /** Event filter; undefined = every event. */
   events: string[] | undefined;
   presence: boolean;
+}
+
+/** An IVS chat socket's room (its token's only room) and that room's live chat limits (roomchat.ts). */
+export interface IvsState {
+  room: string;
+  chat: RoomChat;
 }
 
 export interface Conn {
@@ -61,10 +71,15 @@ export interface Conn {
   presence: Map<string, number>;
   /** Rooms where this connection was muted by connectionId (clientId mutes live on the gateway). */
   muted: Set<string>;
+  /** Set on IVS chat sockets (adapters/ivs.ts). */
+  ivs: IvsState | undefined;
 }
 
-export function newConn(fields: Pick<Conn, "id" | "appId" | "kid" | "claims" | "permissions" | "limits" | "adapter">): Conn {
+export function newConn(
+  fields: Pick<Conn, "id" | "appId" | "kid" | "claims" | "permissions" | "limits" | "adapter"> & { ivs?: IvsState },
+): Conn {
   return {
+    ivs: undefined,
     ...fields,
     socket: NOT_OPEN,
     refuse: undefined,

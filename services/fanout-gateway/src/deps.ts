@@ -11,6 +11,7 @@ import type { AckPublisher, KV, KeyRegistry, Logger, NatsRuntime, RevocationRegi
 import type { AppLimitsRegistry } from "./apps.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { MuteRegistry } from "./mutes.js";
+import type { RoomChatRegistry } from "./roomchat.js";
 import type { Uws } from "./uws.js";
 
 export interface GatewayDeps {
@@ -27,6 +28,8 @@ export interface GatewayDeps {
   apps: AppLimitsRegistry;
   /** Clients muted per room, shared by every gateway through the moderation bucket. */
   mutes: MuteRegistry;
+  /** IVS chat rooms' message length and rate limits (room-settings bucket). */
+  roomChat: RoomChatRegistry;
 }
 
 /** The first five are the defaults for apps without their own `limits` (AppRecord); the rest are per process. */

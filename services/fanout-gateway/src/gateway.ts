@@ -3,6 +3,7 @@
  * token expiry timers, slow-consumer protection, and dispatch: each frame is decoded by the socket's protocol
  * adapter (adapters/), handled by the handler of its type (handlers/) and answered through the same adapter.
  * Everything that needs NATS is the request layer (layer.ts), built once NATS is ready; HTTP routes are http.ts.
+ * Native sockets connect at WS_PATH; IVS chat sockets at `/` (adapters/ivs.ts, served by ivs/requests.ts).
  * Stopping closes every socket with 1012 so that clients reconnect elsewhere.
  */
 import {
@@ -21,8 +22,9 @@ import type { GatewayOptions } from "./deps.js";
 import { handlers, dropSub, type Handler, type HandlerContext } from "./handlers/index.js";
 import { registerHttpRoutes } from "./http.js";
 import { RequestLayer, type Sockets } from "./layer.js";
-import { upgradeSocket } from "./upgrade.js";
-import type { TemplatedApp, WebSocket, us_listen_socket } from "./uws.js";
+import { joinIvsRoom, serveIvsFrame } from "./ivs/requests.js";
+import { upgradeSocket, type SocketProtocol } from "./upgrade.js";
+import type { TemplatedApp, WebSocket, WebSocketBehavior, us_listen_socket } from "./uws.js";
 
 const TOKEN_EXPIRING_LEAD_MS = 30_000;
 /** Longest delay setTimeout holds (2^31-1 ms). */
@@ -49,7 +51,7 @@ export class Gateway {
   constructor(private readonly o: GatewayOptions) {
     const { uws } = o;
     this.app = uws.App();
-    this.app.ws<Conn>(WS_PATH, {
+    const behavior = (protocol: SocketProtocol): WebSocketBehavior<Conn> => ({
       compression: uws.DISABLED,
       maxPayloadLength: FRAME_HARD_LIMIT,
       // Sockets are closed with 4009 by the sweep at maxOutboundBytes; uWS's own limit sits far above it so that
@@ -60,12 +62,14 @@ export class Gateway {
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => {
         const layer = this.draining || !o.nats.ready() ? undefined : this.layer;
-        upgradeSocket(res, req, context, layer?.deps, o);
+        upgradeSocket(res, req, context, layer?.deps, o, protocol);
       },
       open: (ws) => this.open(ws),
       message: (ws, message) => this.message(ws, message),
       close: (ws, code) => this.closed(ws, code),
     });
+    this.app.ws<Conn>(WS_PATH, behavior("native"));
+    this.app.ws<Conn>("/", behavior("ivs"));
     registerHttpRoutes(this.app, { ready: () => o.nats.ready() && !this.draining, registry: o.registry });
     this.sockets = {
       all: () => this.conns,
@@ -76,6 +80,7 @@ export class Gateway {
       publish: (topic, frame) => {
         this.app.publish(topic, frame);
       },
+      subscribers: (topic) => this.app.numSubscribers(topic),
     };
     // Rejects only when the process stops before NATS was ready: nothing to build then.
     o.nats.whenReady().then(
@@ -128,17 +133,19 @@ export class Gateway {
     c.socket = ws;
     this.conns.add(c);
     this.byId.set(c.id, c);
-    this.o.metrics.connections.inc();
+    this.o.metrics.connections.inc({ protocol: c.adapter.name });
     this.armTimers(c);
-    ws.send(
-      c.adapter.connected({
-        connectionId: c.id,
-        clientId: c.claims.clientId ?? null,
-        expiresAt: c.claims.exp * 1000,
-        sessionExpiresAt: c.claims.sessionExp === undefined ? null : c.claims.sessionExp * 1000,
-        heartbeatMs: (this.o.limits.idleTimeoutS * 1000) / 2,
-      }),
-    );
+    const greeting = c.adapter.connected({
+      connectionId: c.id,
+      clientId: c.claims.clientId ?? null,
+      expiresAt: c.claims.exp * 1000,
+      sessionExpiresAt: c.claims.sessionExp === undefined ? null : c.claims.sessionExp * 1000,
+      heartbeatMs: (this.o.limits.idleTimeoutS * 1000) / 2,
+    });
+    if (greeting !== undefined) ws.send(greeting);
+    const layer = this.layer;
+    if (c.ivs !== undefined && layer !== undefined)
+      joinIvsRoom(layer.ctx, c, { end: (conn, code, reason) => this.end(conn, code, reason) });
   }
 
   private closed(ws: WebSocket<Conn>, code: number): void {
@@ -151,7 +158,7 @@ export class Gateway {
     this.byId.delete(c.id);
     if (!c.closed) this.o.metrics.closes.inc({ code: String(code) });
     c.closed = true;
-    this.o.metrics.connections.dec();
+    this.o.metrics.connections.dec({ protocol: c.adapter.name });
     for (const t of c.timers) clearTimeout(t);
     for (const [room, sub] of c.subs) dropSub(layer.ctx, c, room, sub);
     c.subs.clear();
@@ -165,6 +172,8 @@ export class Gateway {
     if (c.closed) return;
     c.closed = true;
     this.o.metrics.closes.inc({ code: String(code) });
+    const last = c.adapter.closing(code, reason);
+    if (last !== undefined) c.socket.send(last);
     c.socket.end(code, reason);
   }
 
@@ -190,7 +199,11 @@ export class Gateway {
       if (wait <= MAX_TIMER_MS) c.timers.push(setTimeout(fn, Math.max(0, wait)));
       else c.timers.push(setTimeout(() => at(ms, fn), MAX_TIMER_MS));
     };
-    if (expMs - TOKEN_EXPIRING_LEAD_MS > now) at(expMs - TOKEN_EXPIRING_LEAD_MS, () => this.send(c, c.adapter.tokenExpiring(expMs)));
+    if (expMs - TOKEN_EXPIRING_LEAD_MS > now)
+      at(expMs - TOKEN_EXPIRING_LEAD_MS, () => {
+        const frame = c.adapter.tokenExpiring(expMs);
+        if (frame !== undefined) this.send(c, frame);
+      });
     at(expMs, () => this.end(c, CloseCode.TOKEN_EXPIRED, "token expired"));
     const sessionExp = c.claims.sessionExp;
     if (sessionExp !== undefined) at(sessionExp * 1000, () => this.end(c, CloseCode.SESSION_EXPIRED, "session expired"));
@@ -219,6 +232,14 @@ export class Gateway {
     if (c.closed || layer === undefined) return;
     if (frame.byteLength > c.limits.maxFrameBytes) {
       this.end(c, CloseCode.FRAME_TOO_LARGE, `frame over ${c.limits.maxFrameBytes} bytes`);
+      return;
+    }
+    if (c.ivs !== undefined) {
+      serveIvsFrame(layer.ctx, c, frame, {
+        fanout: layer.ivs,
+        end: (conn, code, reason) => this.end(conn, code, reason),
+        maxBadFrames: this.o.limits.maxBadFrames,
+      });
       return;
     }
     let req: ClientRequest;

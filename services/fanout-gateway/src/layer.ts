@@ -23,6 +23,7 @@ import { serveControl } from "./control.js";
 import type { GatewayDeps } from "./deps.js";
 import type { HandlerContext } from "./handlers/index.js";
 import { RoomHub } from "./hub.js";
+import { IvsFanout } from "./ivs/fanout.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { PresenceHub } from "./presence.js";
 import { closeRevokedSockets } from "./revocation.js";
@@ -38,6 +39,8 @@ export interface Sockets {
   armTimers(conn: Conn): void;
   /** Publishes a frame to a uWS topic. */
   publish(topic: string, frame: string): void;
+  /** Sockets subscribed to a uWS topic. */
+  subscribers(topic: string): number;
 }
 
 export interface LayerOptions {
@@ -51,6 +54,8 @@ export class RequestLayer {
   /** The NATS side (registries the upgrade reads). */
   readonly deps: GatewayDeps;
   readonly hub: RoomHub;
+  /** Room messages and moderation events for IVS chat sockets. */
+  readonly ivs: IvsFanout;
   private readonly presence: PresenceHub;
   private readonly controlSubs: Array<{ unsubscribe(): void }>;
 
@@ -59,8 +64,10 @@ export class RequestLayer {
     const { nc, jsm, log } = { ...deps, log: o.log };
     const { metrics, sockets } = o;
     const history = natsHistoryClient(nc);
-    // Room topics carry native frames: the only adapter so far. A second adapter gets its own topics here.
+    // Room topics carry native frames; IVS chat sockets have topics of their own (ivs/fanout.ts).
     const adapter = nativeAdapter;
+    const ivs = new IvsFanout(sockets);
+    this.ivs = ivs;
     this.hub = new RoomHub({
       nc,
       log,
@@ -68,6 +75,7 @@ export class RequestLayer {
         const frame = adapter.message(room.roomJson, e.offset, e.body);
         sockets.publish(room.key, frame);
         if (room.filteredEvents.has(e.event)) sockets.publish(topicEvent(room.app, room.name, e.event), frame);
+        ivs.deliver(room, e);
       },
       fetchRange: (app, room, after, upTo): Promise<StoredMessage[]> => history.range(app, room, after, upTo),
       onDelivered: (n, ts) => {
@@ -134,14 +142,12 @@ export class RequestLayer {
     switch (cmd.op) {
       case "disconnect": {
         const room = cmd.room;
-        return sockets.closeWhere(
-          (c) =>
-            c.appId === app &&
-            matchesTarget(c, cmd) &&
-            (room === undefined || c.subs.has(room) || c.pending.has(room) || c.presence.has(room)),
-          CloseCode.KICKED,
-          cmd.reason ?? "disconnected by a moderator",
-        );
+        const pred = (c: Conn) =>
+          c.appId === app &&
+          matchesTarget(c, cmd) &&
+          (room === undefined || c.subs.has(room) || c.pending.has(room) || c.presence.has(room));
+        this.ivs.disconnecting(app, cmd, [...sockets.all()].filter(pred));
+        return sockets.closeWhere(pred, CloseCode.KICKED, cmd.reason ?? "disconnected by a moderator");
       }
       case "mute":
       case "unmute": {
@@ -164,6 +170,7 @@ export class RequestLayer {
         const frame = nativeAdapter.deleted(cmd.room, cmd.messageId);
         sockets.publish(room.key, frame);
         sockets.publish(topicMeta(app, cmd.room), frame);
+        this.ivs.deleted(app, cmd);
         return room.subscribers;
       }
       default:

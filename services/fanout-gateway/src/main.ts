@@ -23,6 +23,7 @@ import { Gateway } from "./gateway.js";
 import { createGatewayMetrics } from "./metrics.js";
 import { gatewaySpec } from "./config.js";
 import { MuteRegistry } from "./mutes.js";
+import { RoomChatRegistry } from "./roomchat.js";
 import { loadUws } from "./uws.js";
 
 const SERVICE = "fanout-gateway";
@@ -56,7 +57,7 @@ runService(SERVICE, async (signal) => {
       const js = jetstream(nc);
       const b = await openBuckets(
         js,
-        [Buckets.keys, Buckets.revocations, Buckets.presence, Buckets.moderation, Buckets.apps],
+        [Buckets.keys, Buckets.revocations, Buckets.presence, Buckets.moderation, Buckets.apps, Buckets.rooms],
         config.SWITCHBOARD_REPLICAS,
       );
       const keys = new KeyRegistry(b[Buckets.keys], box, log);
@@ -70,7 +71,9 @@ runService(SERVICE, async (signal) => {
       await mutes.start(signal);
       const apps = new AppLimitsRegistry(b[Buckets.apps], limits, config.SWITCHBOARD_ALLOWED_ORIGINS, log);
       await apps.start(signal);
-      return { nc, js, jsm, keys, revocations, presence: b[Buckets.presence], publisher, mutes, apps };
+      const roomChat = new RoomChatRegistry(b[Buckets.rooms], log);
+      await roomChat.start(signal);
+      return { nc, js, jsm, keys, revocations, presence: b[Buckets.presence], publisher, mutes, apps, roomChat };
     },
   });
 

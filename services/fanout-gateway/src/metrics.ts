@@ -13,7 +13,8 @@ export function gatewayMetrics(registry: Registry) {
   return {
     connections: new Gauge({
       name: `${PREFIX}gateway_connections`,
-      help: "Open WebSocket connections",
+      help: "Open WebSocket connections, by wire protocol (native, ivs)",
+      labelNames: ["protocol"] as const,
       registers: [registry],
     }),
     subscriptions: new Gauge({

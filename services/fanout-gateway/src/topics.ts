@@ -23,3 +23,8 @@ export function topicPresence(app: string, room: string): string {
 export function topicMeta(app: string, room: string): string {
   return `${app}\u0001${room}\u0002m`;
 }
+
+/** Every event of a room, as IVS chat frames (adapters/ivs.ts), for IVS chat sockets; `roomKey` is topicAll's. */
+export function topicIvs(roomKey: string): string {
+  return `${roomKey}\u0002i`;
+}

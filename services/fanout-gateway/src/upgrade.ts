@@ -1,5 +1,6 @@
 /**
- * The WebSocket upgrade: the token (query `token`) is verified against the key and revocation registries, the
+ * The WebSocket upgrade: the token (query `token`; for IVS chat sockets at `/`, the subprotocol, echoed back) is
+ * verified against the key and revocation registries, the
  * app's limits are resolved (apps.ts) and the browser Origin checked against its allow-list; the socket is then
  * opened with its state (Conn) and its protocol adapter. A bad token still upgrades and is closed at once with its
  * close code (a browser cannot read an HTTP refusal); an Origin not allowed is a 403, and our own passing trouble
@@ -9,22 +10,24 @@ import { randomBytes } from "node:crypto";
 import { CloseCode, SwitchboardError } from "@switchboard/protocol";
 import { TokenError, verifyToken, type Logger } from "@switchboard/core";
 import type { ProtocolAdapter } from "./adapters/adapter.js";
+import { ivsAdapter } from "./adapters/ivs.js";
 import { nativeAdapter } from "./adapters/native.js";
-import { newConn, refusedConn, type Conn } from "./connection.js";
+import { newConn, refusedConn, type Conn, type IvsState } from "./connection.js";
 import type { GatewayDeps } from "./deps.js";
 import { writeError } from "./http.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { originIn } from "./origin.js";
 import type { HttpRequest, HttpResponse } from "./uws.js";
 
-/**
- * Adapters other than the native one, by the Sec-WebSocket-Protocol a client asks for. None yet: every socket
- * speaks the native protocol. A second wire protocol is an entry here (or a path of its own), nothing more.
- */
-const ADAPTERS: ReadonlyMap<string, ProtocolAdapter> = new Map();
+/** The wire protocols, by the path a socket connects at (gateway.ts): native at WS_PATH, IVS chat at `/`. */
+export type SocketProtocol = "native" | "ivs";
 
-function adapterFor(protocol: string): ProtocolAdapter {
-  return ADAPTERS.get(protocol) ?? nativeAdapter;
+const ADAPTERS: Readonly<Record<SocketProtocol, ProtocolAdapter>> = { native: nativeAdapter, ivs: ivsAdapter };
+
+/** The one room an IVS chat token names (CreateChatToken grants exactly one), or undefined. */
+function ivsRoomOf(permissions: Record<string, unknown>): string | undefined {
+  const rooms = Object.keys(permissions);
+  return rooms.length === 1 && rooms[0] !== undefined && !rooms[0].includes("*") ? rooms[0] : undefined;
 }
 
 /** Answers the upgrade; `deps` is undefined while the gateway cannot accept sockets (not ready, or draining). */
@@ -34,15 +37,18 @@ export function upgradeSocket(
   context: unknown,
   deps: GatewayDeps | undefined,
   o: { log: Logger; metrics: GatewayMetrics },
+  kind: SocketProtocol = "native",
 ): void {
   // Everything needed from `req` is read now: uWS invalidates it once this handler returns.
   // uWS getQuery already percent-decodes; decoding again would throw on a stray "%" (and crash the process).
-  const token = req.getQuery("token");
   const origin = req.getHeader("origin");
   const key = req.getHeader("sec-websocket-key");
-  const protocol = req.getHeader("sec-websocket-protocol");
+  // An IVS chat client offers its token as the only subprotocol; the handshake must echo it.
+  const offered = req.getHeader("sec-websocket-protocol");
+  const protocol = kind === "ivs" ? (offered.split(",")[0] ?? "").trim() : offered;
+  const token = kind === "ivs" ? protocol : req.getQuery("token");
   const extensions = req.getHeader("sec-websocket-extensions");
-  const adapter = adapterFor(protocol);
+  const adapter = ADAPTERS[kind];
   let aborted = false;
   res.onAborted(() => {
     aborted = true;
@@ -73,7 +79,24 @@ export function upgradeSocket(
             return;
           }
           const id = randomBytes(9).toString("base64url");
-          accept(newConn({ id, appId: v.key.appId, kid: v.key.kid, claims: v.claims, permissions: v.permissions, limits, adapter }));
+          const fields = { id, appId: v.key.appId, kid: v.key.kid, claims: v.claims, permissions: v.permissions, limits, adapter };
+          if (kind === "native") {
+            accept(newConn(fields));
+            return;
+          }
+          const room = ivsRoomOf(v.claims.permissions);
+          if (room === undefined) {
+            o.metrics.verifyFailures.inc({ reason: "ivs_room" });
+            accept(refusedConn(CloseCode.TOKEN_INVALID, "an IVS chat token must name exactly one room", adapter));
+            return;
+          }
+          deps.roomChat.get(v.key.appId, room).then(
+            (chat) => accept(newConn({ ...fields, ivs: { room, chat } satisfies IvsState })),
+            (err: unknown) => {
+              o.log.warn({ err: (err as Error).message, app: v.key.appId }, "cannot read the room settings at upgrade");
+              unavailable("room settings could not be read; retry");
+            },
+          );
         },
         (err: unknown) => {
           o.log.warn({ err: (err as Error).message, app: v.key.appId }, "cannot read the app record at upgrade");

@@ -5,7 +5,7 @@
 import { createRequire } from "node:module";
 import type * as UWS from "uWebSockets.js";
 
-export type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket } from "uWebSockets.js";
+export type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, WebSocketBehavior, us_listen_socket } from "uWebSockets.js";
 export type Uws = typeof UWS;
 
 export class NativeBuildError extends Error {

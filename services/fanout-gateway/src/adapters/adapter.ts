@@ -3,9 +3,9 @@
  * a request (the protocol's own request types mapped onto ClientRequest) and encodes what the gateway sends: the
  * greeting, replies and errors, and pushes. The gateway picks one adapter per socket at upgrade; sockets, dispatch,
  * handlers and the room hub are the same for every adapter. The native protocol (docs/PROTOCOL.md) is the first;
- * a second one (the IVS chat frames of VENDOR-SDKS.md) would be another implementation of this interface, selected
- * by the upgrade (its path or subprotocol), with its own uWS topics so each room message is encoded once per
- * adapter in use.
+ * the IVS chat protocol (adapters/ivs.ts, docs/VENDORS.md) the second, selected by the upgrade's path, with its own
+ * uWS topics (`topic`) so that each room message is encoded once per adapter in use. A protocol whose requests are
+ * not native requests (IVS) is served by its own module (ivs/requests.ts) and uses `decode`/`reply` not at all.
  *
  * The message push is the fan-out hot path: `message` is called once per room message (not per socket) and must
  * build its frame by concatenation, without parsing the body.
@@ -19,8 +19,10 @@ export interface ProtocolAdapter {
   readonly name: string;
   /** One client frame → a request; throws FrameError (with the request id when one was readable) otherwise. */
   decode(frame: ArrayBuffer): ClientRequest;
-  /** The first frame on a new socket. */
-  connected(info: Omit<ConnectedFrame, "type">): string;
+  /** The first frame on a new socket (undefined: the protocol has none). */
+  connected(info: Omit<ConnectedFrame, "type">): string | undefined;
+  /** The uWS topic of a room's every-event stream (the room's key, topics.ts topicAll) for sockets of this protocol. */
+  topic(roomKey: string): string;
   /** The `ok` reply to request `id` of type K. */
   reply<K extends RequestType>(id: number, type: K, result: ResultOf<K>): string;
   /** An error reply (`id` null when the frame had no readable id). */
@@ -33,6 +35,8 @@ export interface ProtocolAdapter {
   deleted(room: string, id: string): string;
   /** The server ended the socket's subscription to `room` (a refresh removed the permission). */
   unsubscribed(room: string, reason: string): string;
-  /** The token expires at `expiresAt` (epoch ms): refresh now. */
-  tokenExpiring(expiresAt: number): string;
+  /** The token expires at `expiresAt` (epoch ms): refresh now (undefined: the protocol has no such push). */
+  tokenExpiring(expiresAt: number): string | undefined;
+  /** A frame sent just before the server closes the socket with `code` (undefined: none). */
+  closing(code: number, reason: string): string | undefined;
 }

@@ -33,4 +33,6 @@ export const nativeAdapter: ProtocolAdapter = {
   deleted: (room, id) => JSON.stringify({ type: "message.deleted", room, id } satisfies DeletedPush),
   unsubscribed: (room, reason) => JSON.stringify({ type: "unsubscribed", room, reason } satisfies UnsubscribedPush),
   tokenExpiring: (expiresAt) => JSON.stringify({ type: "token.expiring", expiresAt } satisfies TokenExpiringPush),
+  topic: (roomKey) => roomKey,
+  closing: () => undefined,
 };

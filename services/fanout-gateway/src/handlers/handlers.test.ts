@@ -40,6 +40,7 @@ function conn(permissions: PermissionMap, limits: Partial<Conn["limits"]> = {}):
     },
     subscribe: (t) => topics.add(t),
     unsubscribe: (t) => topics.delete(t),
+    publish: () => true,
     getBufferedAmount: () => 0,
     end: () => undefined,
   };

@@ -58,7 +58,7 @@ export async function subscribe(ctx: HandlerContext, conn: Conn, req: RequestOf<
         if (wants(e.event)) socket.send(adapter.message(room.roomJson, e.offset, e.body));
       }
       for (const e of room.since(last)) if (wants(e.event)) socket.send(adapter.message(room.roomJson, e.offset, e.body));
-      if (events === undefined) socket.subscribe(room.key);
+      if (events === undefined) socket.subscribe(adapter.topic(room.key));
       else {
         for (const e of events) {
           room.addFilter(e);
@@ -128,7 +128,7 @@ export function unsubscribe(ctx: HandlerContext, conn: Conn, req: { room: string
 export function dropSub(ctx: HandlerContext, conn: Conn, roomName: string, sub: RoomSub): void {
   if (!conn.closed) {
     const { socket } = conn;
-    if (sub.events === undefined) socket.unsubscribe(sub.room.key);
+    if (sub.events === undefined) socket.unsubscribe(conn.adapter.topic(sub.room.key));
     else {
       for (const e of sub.events) socket.unsubscribe(topicEvent(conn.appId, roomName, e));
       socket.unsubscribe(topicMeta(conn.appId, roomName));

@@ -6,13 +6,11 @@
  */
 import { createHash, randomInt } from "node:crypto";
 import type { KV } from "@nats-io/kv";
+import { ROOM_CHAT_LIMITS } from "@switchboard/protocol";
 import { KvKeys, isWrongLastSequence } from "@switchboard/core";
 
-/** IVS Chat's bounds and defaults for a room's limits. */
-export const ROOM_LIMITS = {
-  maximumMessageLength: { min: 1, max: 500, default: 500 },
-  maximumMessageRatePerSecond: { min: 1, max: 100, default: 10 },
-} as const;
+/** IVS Chat's bounds and defaults for a room's limits (libs/protocol limits.ts; the gateway reads the same). */
+export const ROOM_LIMITS = ROOM_CHAT_LIMITS;
 
 export interface IvsRoomRecord {
   id: string;

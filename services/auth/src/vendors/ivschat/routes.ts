@@ -245,8 +245,17 @@ export function ivschatRoutes(app: FastifyInstance, opts: VendorOptions): Promis
       if (err instanceof SwitchboardError && err.code === "not_found") throw fieldError("id", err.message);
       throw err;
     }
-    await moderation.command(key.appId, { op: "delete", room: room.id, messageId: messageIdFromOffset(offset), offset });
-    return { id: newRoomId() };
+    // IVS chat sockets see the delete as an aws:DELETE_MESSAGE event with this id and reason (gateway ivs/fanout.ts).
+    const eventId = randomUUID();
+    await moderation.command(key.appId, {
+      op: "delete",
+      room: room.id,
+      messageId: messageIdFromOffset(offset),
+      offset,
+      eventId,
+      ...(req.body.reason !== undefined ? { reason: req.body.reason } : {}),
+    });
+    return { id: eventId };
   });
 
   app.post<{ Body: DisconnectUserBody }>("/DisconnectUser", { schema: { body: DisconnectUserBody } }, async (req) => {
@@ -258,6 +267,7 @@ export function ivschatRoutes(app: FastifyInstance, opts: VendorOptions): Promis
       room: room.id,
       clientId: req.body.userId,
       reason: req.body.reason ?? "disconnected by the application",
+      eventId: randomUUID(),
     });
     return {};
   });
