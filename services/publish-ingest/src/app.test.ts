@@ -105,6 +105,21 @@ describe("POST /v1/rooms/:room/messages", () => {
     expect(stored).toEqual([]);
   });
 
+  it("checks the key before the body: a bad body from a caller without a valid key is 401 on every route", async () => {
+    for (const [url, body] of [
+      ["/v1/rooms/chat/messages", { data: 1 }],
+      ["/v1/messages", { messages: "nope" }],
+      ["/api/v1/pub_subs", {}],
+      ["/v1/rooms/chat/disconnect", { nope: 1 }],
+    ] as const) {
+      for (const authorization of [null, `Bearer app1.key1:${"x".repeat(SECRET.length)}`]) {
+        const res = await post(url, body, authorization);
+        expect([url, res.status, (res.body["error"] as { code: string }).code]).toEqual([url, 401, "unauthorized"]);
+      }
+    }
+    expect(stored).toEqual([]);
+  });
+
   it("names the field of a schema error", async () => {
     const res = await post("/v1/rooms/chat/messages", { data: 1 });
     expect(res.status).toBe(400);

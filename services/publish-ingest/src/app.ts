@@ -1,10 +1,11 @@
 /**
  * publish-ingest routes (docs/HTTP-API.md): single and batch publish, the Livestorm-compatible endpoint, and moderation.
  * A publish answers 2xx only after JetStream acknowledged the store; any failure to store is a 503 with
- * Retry-After. Order of checks on every publish: auth (401), room (400), key ceiling (403), data size (413),
- * per-key rate (429), store (503).
+ * Retry-After. Order of checks on every publish: auth (401, in onRequest: a caller without a valid key gets 401
+ * before its body is even read), body (400), room (400), key ceiling (403), data size (413), per-key rate (429),
+ * store (503).
  */
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from "fastify";
 import type { Registry } from "prom-client";
 import { SwitchboardError, assertRoom, messageIdFromOffset, type Capability, type PublishResult } from "@switchboard/protocol";
 import { HEADER_TRACEPARENT, MAX_DATA_BYTES, encodeData, tracingOn, type Logger, type ResolvedKey } from "@switchboard/core";
@@ -31,8 +32,23 @@ export const BATCH_BODY_LIMIT = 16 * 1024 * 1024;
 
 type ItemResult = PublishResult | { error: ReturnType<SwitchboardError["toJSON"]> };
 
-async function authorize(opts: IngestOptions, req: FastifyRequest, allowRaw = false): Promise<ResolvedKey> {
-  return opts.nats.get().keys.authenticate(authorizationOf(req), { allowRaw });
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The caller's API key, set by the route's onRequest check (keyCheck). */
+    apiKey: ResolvedKey | null;
+  }
+}
+
+/** An onRequest hook: the API key is checked before the body is read or validated. */
+function keyCheck(opts: IngestOptions, allowRaw = false): (req: FastifyRequest) => Promise<void> {
+  return async (req) => {
+    req.apiKey = await opts.nats.get().keys.authenticate(authorizationOf(req), { allowRaw });
+  };
+}
+
+function keyOf(req: FastifyRequest): ResolvedKey {
+  if (req.apiKey === null) throw new Error(`route ${req.routeOptions.url ?? req.url} has no keyCheck onRequest hook`);
+  return req.apiKey;
 }
 
 /** Throws 403 when the key's permissions ceiling does not grant `cap` on `room`. */
@@ -48,8 +64,10 @@ function idempotencyKeyOf(req: FastifyRequest, fromBody: string | undefined): st
 }
 
 /** A batch item's error entry: a SwitchboardError as the contract shows it, anything else as `internal`. */
-function errorOf(err: unknown): ItemResult {
-  return { error: (err instanceof SwitchboardError ? err : new SwitchboardError("internal", "internal error")).toJSON() };
+function errorOf(err: unknown, log: FastifyBaseLogger): ItemResult {
+  if (err instanceof SwitchboardError) return { error: err.toJSON() };
+  log.error({ err }, "batch item failed");
+  return { error: new SwitchboardError("internal", "internal error; the service logged it").toJSON() };
 }
 
 /** Re-throws a validation error of batch item `index` with the item's field in front of its message. */
@@ -70,12 +88,13 @@ export async function buildIngestApp(
 }
 
 export function ingestRoutes(app: FastifyInstance, opts: IngestOptions): Promise<void> {
+  app.decorateRequest("apiKey", null);
   /** Single publish: the hot path. */
   app.post<{ Params: RoomParams; Body: PublishBody }>(
     "/v1/rooms/:room/messages",
-    { schema: { params: RoomParams, body: PublishBody }, bodyLimit: SINGLE_BODY_LIMIT },
+    { schema: { params: RoomParams, body: PublishBody }, bodyLimit: SINGLE_BODY_LIMIT, onRequest: keyCheck(opts) },
     async (req, reply) => {
-      const key = await authorize(opts, req);
+      const key = keyOf(req);
       const room = assertRoom(req.params.room);
       assertCeiling(key, room, "publish");
       const dataJson = encodeData(req.body.data);
@@ -95,101 +114,110 @@ export function ingestRoutes(app: FastifyInstance, opts: IngestOptions): Promise
   );
 
   /** Batch publish: each item validated and stored on its own; results in request order. */
-  app.post<{ Body: BatchBody }>("/v1/messages", { schema: { body: BatchBody }, bodyLimit: BATCH_BODY_LIMIT }, async (req, reply) => {
-    const key = await authorize(opts, req);
-    const traceparent = traceparentOf(req.headers[HEADER_TRACEPARENT]);
-    const parent = requestSpan(req);
-    const items = req.body.messages;
-    const results: ItemResult[] = new Array<ItemResult>(items.length);
-    const valid: Array<{ index: number; store: StoreRequest }> = [];
-    for (let i = 0; i < items.length; i++) {
-      try {
-        const item = checkBatchItem(items[i], i);
-        let room: string;
-        let dataJson: string;
+  app.post<{ Body: BatchBody }>(
+    "/v1/messages",
+    { schema: { body: BatchBody }, bodyLimit: BATCH_BODY_LIMIT, onRequest: keyCheck(opts) },
+    async (req, reply) => {
+      const key = keyOf(req);
+      const traceparent = traceparentOf(req.headers[HEADER_TRACEPARENT]);
+      const parent = requestSpan(req);
+      const items = req.body.messages;
+      const results: ItemResult[] = new Array<ItemResult>(items.length);
+      const valid: Array<{ index: number; store: StoreRequest }> = [];
+      for (let i = 0; i < items.length; i++) {
         try {
-          room = assertRoom(item.room);
-          assertCeiling(key, room, "publish");
-        } catch (err) {
-          itemError(i, "room", err);
-        }
-        try {
-          dataJson = encodeData(item.data);
-        } catch (err) {
-          itemError(i, "data", err);
-        }
-        valid.push({
-          index: i,
-          store: {
-            app: key.appId,
-            room,
-            event: item.event,
-            dataJson,
-            clientId: item.clientId,
-            idempotencyKey: item.idempotencyKey,
-            traceparent,
-            parent,
-          },
-        });
-      } catch (err) {
-        results[i] = errorOf(err);
-      }
-    }
-    if (valid.length > 0) {
-      const granted = opts.limiter.take(key.kid, valid.length);
-      for (let v = granted; v < valid.length; v++) {
-        const index = (valid[v] as { index: number }).index;
-        results[index] = errorOf(
-          new SwitchboardError("rate_limited", `messages[${index}]: over this API key's rate limit; retry it later`),
-        );
-      }
-      let stored = 0;
-      await Promise.all(
-        valid.slice(0, granted).map(async ({ index, store }) => {
+          const item = checkBatchItem(items[i], i);
+          let room: string;
+          let dataJson: string;
           try {
-            results[index] = await storeMessage(opts, store);
-            stored++;
+            room = assertRoom(item.room);
+            assertCeiling(key, room, "publish");
           } catch (err) {
-            results[index] = errorOf(err);
+            itemError(i, "room", err);
           }
-        }),
-      );
-      // Nothing could be stored: the batch as a whole is unavailable (per-item outcomes in details).
-      if (stored === 0 && granted > 0)
-        throw new SwitchboardError("unavailable", "JetStream could not store any message of the batch; retry", {
-          retryAfter: RETRY_AFTER_S,
-          details: { results },
-        });
-      if (stored < granted) void reply.header("retry-after", String(RETRY_AFTER_S));
-    }
-    return reply.status(201).send({ results });
-  });
+          try {
+            dataJson = encodeData(item.data);
+          } catch (err) {
+            itemError(i, "data", err);
+          }
+          valid.push({
+            index: i,
+            store: {
+              app: key.appId,
+              room,
+              event: item.event,
+              dataJson,
+              clientId: item.clientId,
+              idempotencyKey: item.idempotencyKey,
+              traceparent,
+              parent,
+            },
+          });
+        } catch (err) {
+          results[i] = errorOf(err, req.log);
+        }
+      }
+      if (valid.length > 0) {
+        const granted = opts.limiter.take(key.kid, valid.length);
+        for (let v = granted; v < valid.length; v++) {
+          const index = (valid[v] as { index: number }).index;
+          results[index] = errorOf(
+            new SwitchboardError("rate_limited", `messages[${index}]: over this API key's rate limit; retry it later`),
+            req.log,
+          );
+        }
+        let stored = 0;
+        await Promise.all(
+          valid.slice(0, granted).map(async ({ index, store }) => {
+            try {
+              results[index] = await storeMessage(opts, store);
+              stored++;
+            } catch (err) {
+              results[index] = errorOf(err, req.log);
+            }
+          }),
+        );
+        // Nothing could be stored: the batch as a whole is unavailable (per-item outcomes in details).
+        if (stored === 0 && granted > 0)
+          throw new SwitchboardError("unavailable", "JetStream could not store any message of the batch; retry", {
+            retryAfter: RETRY_AFTER_S,
+            details: { results },
+          });
+        if (stored < granted) void reply.header("retry-after", String(RETRY_AFTER_S));
+      }
+      return reply.status(201).send({ results });
+    },
+  );
 
   /** Livestorm-compatible publish: scope → one room; nesting is done by subscribers listening on all three. */
-  app.post<{ Body: PubSubBody }>("/api/v1/pub_subs", { schema: { body: PubSubBody }, bodyLimit: SINGLE_BODY_LIMIT }, async (req, reply) => {
-    const key = await authorize(opts, req, true);
-    const room = roomOfScope(req.body.scope);
-    assertCeiling(key, room, "publish");
-    const event = req.body.payload.event;
-    const dataJson = encodeData(event.data);
-    opts.limiter.take(key.kid, 1);
-    const result = await storeMessage(opts, {
-      app: key.appId,
-      room,
-      event: event.eventName,
-      dataJson,
-      idempotencyKey: idempotencyKeyOf(req, undefined),
-      traceparent: traceparentOf(req.headers[HEADER_TRACEPARENT]),
-      parent: requestSpan(req),
-    });
-    return reply.status(201).send(result);
-  });
+  app.post<{ Body: PubSubBody }>(
+    "/api/v1/pub_subs",
+    { schema: { body: PubSubBody }, bodyLimit: SINGLE_BODY_LIMIT, onRequest: keyCheck(opts, true) },
+    async (req, reply) => {
+      const key = keyOf(req);
+      const room = roomOfScope(req.body.scope);
+      assertCeiling(key, room, "publish");
+      const event = req.body.payload.event;
+      const dataJson = encodeData(event.data);
+      opts.limiter.take(key.kid, 1);
+      const result = await storeMessage(opts, {
+        app: key.appId,
+        room,
+        event: event.eventName,
+        dataJson,
+        idempotencyKey: idempotencyKeyOf(req, undefined),
+        traceparent: traceparentOf(req.headers[HEADER_TRACEPARENT]),
+        parent: requestSpan(req),
+      });
+      return reply.status(201).send(result);
+    },
+  );
 
   app.post<{ Params: RoomParams; Body: DisconnectBody }>(
     "/v1/rooms/:room/disconnect",
-    { schema: { params: RoomParams, body: DisconnectBody } },
+    { schema: { params: RoomParams, body: DisconnectBody }, onRequest: keyCheck(opts) },
     async (req) => {
-      const key = await authorize(opts, req);
+      const key = keyOf(req);
       const room = assertRoom(req.params.room);
       assertCeiling(key, room, "moderate");
       const { clientId, connectionId, reason } = req.body;
@@ -203,14 +231,18 @@ export function ingestRoutes(app: FastifyInstance, opts: IngestOptions): Promise
     },
   );
 
-  app.delete<{ Params: MessageParams }>("/v1/rooms/:room/messages/:id", { schema: { params: MessageParams } }, async (req) => {
-    const key = await authorize(opts, req);
-    const room = assertRoom(req.params.room);
-    assertCeiling(key, room, "moderate");
-    const { moderation } = opts.nats.get();
-    const offset = await moderation.deleteMessage(key.appId, room, req.params.id);
-    const affected = await moderation.command(key.appId, { op: "delete", room, messageId: messageIdFromOffset(offset), offset });
-    return { affected };
-  });
+  app.delete<{ Params: MessageParams }>(
+    "/v1/rooms/:room/messages/:id",
+    { schema: { params: MessageParams }, onRequest: keyCheck(opts) },
+    async (req) => {
+      const key = keyOf(req);
+      const room = assertRoom(req.params.room);
+      assertCeiling(key, room, "moderate");
+      const { moderation } = opts.nats.get();
+      const offset = await moderation.deleteMessage(key.appId, room, req.params.id);
+      const affected = await moderation.command(key.appId, { op: "delete", room, messageId: messageIdFromOffset(offset), offset });
+      return { affected };
+    },
+  );
   return Promise.resolve();
 }
