@@ -5,6 +5,7 @@
 import type { KV } from "@nats-io/kv";
 import type { AppLimits, AppRetentionSettings } from "./applimits.js";
 import { KvKeys } from "./subjects.js";
+import { hasValue } from "./watch.js";
 
 export interface AppRecord {
   id: string;
@@ -25,5 +26,5 @@ export async function putApp(kv: KV, app: AppRecord): Promise<void> {
 
 export async function getApp(kv: KV, appId: string): Promise<AppRecord | undefined> {
   const e = await kv.get(KvKeys.app(appId));
-  return e === null || e.operation !== "PUT" ? undefined : (JSON.parse(decoder.decode(e.value)) as AppRecord);
+  return !hasValue(e) ? undefined : (JSON.parse(decoder.decode(e.value)) as AppRecord);
 }

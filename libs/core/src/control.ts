@@ -6,7 +6,7 @@
 
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
-import { SwitchboardError, messageIdFromOffset, offsetFromMessageId } from "@switchboard/protocol";
+import { SwitchboardError, messageIdFromOffset, offsetFromMessageId, unavailable } from "@switchboard/protocol";
 import type { Logger } from "./logger.js";
 import { JsApiCode, isJsApiError, isNoResponders } from "./natserrors.js";
 import { STREAM_ROOMS, Subjects } from "./subjects.js";
@@ -87,7 +87,7 @@ async function gather(
   } catch (err) {
     // No gateway running: nothing to count. The iterator may raise it as well as the request.
     if (isNoResponders(err)) return;
-    throw new SwitchboardError("unavailable", "the gateways could not be reached over NATS; retry", { retryAfter: 1, cause: err });
+    throw unavailable("the gateways could not be reached over NATS; retry", err);
   }
 }
 
@@ -154,7 +154,7 @@ export async function deleteStoredMessage(jsm: JetStreamManager, app: string, ro
   } catch (err) {
     // 10057 is every failed delete; when the message is gone it was deleted concurrently: the same outcome as not found.
     if (isJsApiError(err, JsApiCode.StreamMsgDeleteFailed) && (await readStored(jsm, offset)) === null) throw notFound();
-    throw new SwitchboardError("unavailable", "JetStream could not delete the message; retry", { retryAfter: 1, cause: err });
+    throw unavailable("JetStream could not delete the message; retry", err);
   }
   return offset;
 }
@@ -163,6 +163,6 @@ async function readStored(jsm: JetStreamManager, offset: number): Promise<Stored
   try {
     return await jsm.direct.getMessage(STREAM_ROOMS, { seq: offset });
   } catch (err) {
-    throw new SwitchboardError("unavailable", "JetStream could not read the message; retry", { retryAfter: 1, cause: err });
+    throw unavailable("JetStream could not read the message; retry", err);
   }
 }

@@ -5,12 +5,12 @@
  */
 import { createSecretKey, type KeyObject } from "node:crypto";
 import type { KV } from "@nats-io/kv";
-import { Permissions, SwitchboardError, parseApiKey, type PermissionMap } from "@switchboard/protocol";
+import { Permissions, SwitchboardError, parseApiKey, unavailable, type PermissionMap } from "@switchboard/protocol";
 import { apiKeyOf, constantTimeEqual } from "./authorization.js";
 import type { Logger } from "./logger.js";
 import type { SealedSecret, SecretBox } from "./secretbox.js";
 import { KvKeys } from "./subjects.js";
-import { followBucket } from "./watch.js";
+import { followBucket, hasValue } from "./watch.js";
 
 export interface KeyRecord {
   appId: string;
@@ -98,9 +98,9 @@ export class KeyRegistry implements ApiKeyAuthenticator {
       entry = await this.kv.get(kid);
     } catch (err) {
       // NATS unreachable: the caller should retry, not be told the key is unknown (nor get a 500).
-      throw new SwitchboardError("unavailable", "API keys cannot be read from NATS right now; retry", { retryAfter: 1, cause: err });
+      throw unavailable("API keys cannot be read from NATS right now; retry", err);
     }
-    if (entry === null || entry.operation !== "PUT") {
+    if (!hasValue(entry)) {
       if (entry !== null) this.markDeleted(kid);
       this.misses.set(kid, Date.now());
       if (this.misses.size > 10_000) this.misses.clear();

@@ -7,7 +7,7 @@ import type { KV } from "@nats-io/kv";
 import { SESSION_ROOM_PREFIX, type TokenClaims } from "@switchboard/protocol";
 import type { Logger } from "./logger.js";
 import { KvKeys } from "./subjects.js";
-import { followBucket } from "./watch.js";
+import { followBucket, hasValue } from "./watch.js";
 
 export interface Revocation {
   /** Epoch seconds: tokens issued at or before this are refused (clientId and session revocations). */
@@ -36,7 +36,7 @@ export class RevocationRegistry {
     const keys = await this.kv.keys();
     for await (const k of keys) {
       const e = await this.kv.get(k);
-      if (e !== null && e.operation === "PUT") this.set(k, e.json<Revocation>());
+      if (hasValue(e)) this.set(k, e.json<Revocation>());
     }
   }
 

@@ -2,7 +2,7 @@
  * The NATS side of a service process: connects in the background (retrying), runs the service's setup (streams,
  * buckets, watches) once connected, and tracks readiness. HTTP listens at once and answers 503 until ready.
  */
-import { SwitchboardError } from "@switchboard/protocol";
+import { unavailable } from "@switchboard/protocol";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Registry } from "prom-client";
 import { connectNats } from "./nats.js";
@@ -89,8 +89,7 @@ export function startNatsRuntime<T>(opts: {
   return {
     ready: () => deps !== undefined && connected && nc !== undefined && !nc.isClosed(),
     get: () => {
-      if (deps === undefined || !connected)
-        throw new SwitchboardError("unavailable", "NATS JetStream is not available; retry shortly", { retryAfter: 1 });
+      if (deps === undefined || !connected) throw unavailable("NATS JetStream is not available; retry shortly");
       return deps;
     },
     whenReady: () => readyPromise,

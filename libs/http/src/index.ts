@@ -14,7 +14,7 @@ import Fastify, {
 import type { Socket } from "node:net";
 import { Ajv, type Options as AjvOptions } from "ajv";
 import type { Registry } from "prom-client";
-import { SwitchboardError, parseStrictJson } from "@switchboard/protocol";
+import { SwitchboardError, parseStrictJson, unavailable } from "@switchboard/protocol";
 import { httpMetrics, redactUrl, type Logger } from "@switchboard/core";
 import { serveOpenApi } from "./openapi.js";
 
@@ -117,9 +117,7 @@ export function createHttpService(opts: HttpServiceOptions): FastifyInstance {
   const hide = { schema: { hide: true } };
   app.get("/healthz", hide, async () => ({ status: "ok" }));
   app.get("/readyz", hide, async (_req, reply) =>
-    opts.ready()
-      ? { status: "ready" }
-      : sendError(reply, new SwitchboardError("unavailable", "not ready: NATS or JetStream is not available yet", { retryAfter: 1 })),
+    opts.ready() ? { status: "ready" } : sendError(reply, unavailable("not ready: NATS or JetStream is not available yet")),
   );
   app.get("/metrics", hide, async (_req, reply) => {
     const text = await opts.registry.metrics();

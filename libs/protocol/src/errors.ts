@@ -82,6 +82,14 @@ export class SwitchboardError extends Error {
   }
 }
 
+/** Seconds a 503 asks the caller to wait (Retry-After) when NATS or JetStream could not do what was asked. */
+export const RETRY_AFTER_S = 1;
+
+/** A 503 `unavailable` with Retry-After: a dependency (NATS, JetStream) could not do what was asked; retrying may work. */
+export function unavailable(message: string, cause?: unknown): SwitchboardError {
+  return new SwitchboardError("unavailable", message, { retryAfter: RETRY_AFTER_S, cause });
+}
+
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === "string" && (ERROR_CODES as readonly string[]).includes(value);
 }

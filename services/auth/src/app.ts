@@ -25,6 +25,7 @@ import {
   type AppRecord,
   type KeyRecord,
   type Logger,
+  hasValue,
 } from "@switchboard/core";
 import { createHttpService } from "@switchboard/http";
 import { AppPatchBody, appView, patchApp, strictValidator } from "./appsettings.js";
@@ -132,7 +133,7 @@ export async function authRoutes(app: FastifyInstance, opts: AuthOptions): Promi
       // Compare-and-set on the record's revision, so concurrent PATCHes of different settings both land.
       for (let attempt = 1; ; attempt++) {
         const e = await apps.get(KvKeys.app(appId));
-        if (e === null || e.operation !== "PUT") throw new SwitchboardError("not_found", `app ${appId} does not exist`);
+        if (!hasValue(e)) throw new SwitchboardError("not_found", `app ${appId} does not exist`);
         const next = patchApp(e.json<AppRecord>(), req.body);
         try {
           await apps.update(KvKeys.app(appId), JSON.stringify(next), e.revision);
@@ -169,7 +170,7 @@ export async function authRoutes(app: FastifyInstance, opts: AuthOptions): Promi
       const keys: Array<{ keyId: string; createdAt: number; permissions: PermissionMap | null }> = [];
       for await (const k of await keysKv.keys(`${appId}.*`)) {
         const e = await keysKv.get(k);
-        if (e === null || e.operation !== "PUT") continue;
+        if (!hasValue(e)) continue;
         const r = e.json<KeyRecord>();
         keys.push({ keyId: r.keyId, createdAt: r.createdAt, permissions: r.permissions ?? null });
       }
@@ -187,7 +188,7 @@ export async function authRoutes(app: FastifyInstance, opts: AuthOptions): Promi
       const { keysKv } = opts.nats.get();
       const kid = KvKeys.key(appId, keyId);
       const e = await keysKv.get(kid);
-      if (e === null || e.operation !== "PUT") throw new SwitchboardError("not_found", `key ${kid} does not exist`);
+      if (!hasValue(e)) throw new SwitchboardError("not_found", `key ${kid} does not exist`);
       await keysKv.delete(kid);
       return reply.status(204).send();
     },

@@ -1,6 +1,6 @@
 /** Ensures the dev app and key named by SWITCHBOARD_DEV_KEY (`appId.keyId:secret`) exist, so `npm start` works at once. */
 import type { KV } from "@nats-io/kv";
-import { KvKeys, getApp, putApp, putKey, type Logger, type SecretBox, type KeyRecord } from "@switchboard/core";
+import { KvKeys, getApp, putApp, putKey, type Logger, type SecretBox, type KeyRecord, hasValue } from "@switchboard/core";
 
 export async function ensureDevKey(
   dev: { appId: string; keyId: string; secret: string },
@@ -15,7 +15,7 @@ export async function ensureDevKey(
   }
   const kid = KvKeys.key(dev.appId, dev.keyId);
   const e = await keys.get(kid);
-  if (e !== null && e.operation === "PUT") {
+  if (hasValue(e)) {
     try {
       if (box.open(e.json<KeyRecord>().secret, kid) === dev.secret) return;
     } catch {

@@ -16,6 +16,7 @@ import {
   type ControlCommand,
   type Logger,
   type NatsRuntime,
+  hasValue,
 } from "@switchboard/core";
 import type { KV } from "@nats-io/kv";
 import type { AuthDeps } from "./deps.js";
@@ -74,7 +75,7 @@ function sessionIdParam(id: string): string {
 
 export async function readSession(kv: KV, appId: string, id: string): Promise<SessionRecord | undefined> {
   const e = await kv.get(KvKeys.session(appId, id));
-  return e === null || e.operation !== "PUT" ? undefined : e.json<SessionRecord>();
+  return !hasValue(e) ? undefined : e.json<SessionRecord>();
 }
 
 export async function requireSession(kv: KV, appId: string, id: string): Promise<SessionRecord> {

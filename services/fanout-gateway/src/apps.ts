@@ -3,7 +3,7 @@
  * watch (the KeyRegistry pattern), so resolving an app's limits at upgrade costs no round trip once the app is known
  * and a change reaches new sockets as soon as the watch delivers it. A socket keeps the limits it was opened with.
  */
-import { KvKeys, followBucket, validAppLimits, type AppRecord, type KV, type Logger } from "@switchboard/core";
+import { KvKeys, followBucket, validAppLimits, type AppRecord, type KV, type Logger, hasValue } from "@switchboard/core";
 import type { OriginAllowList } from "./origin.js";
 
 /** What one socket is held to; resolved once at upgrade and stored on its Conn. */
@@ -63,7 +63,7 @@ export class AppLimitsRegistry {
     const hit = this.cache.get(appId);
     if (hit !== undefined) return hit.limits;
     const e = await this.kv.get(KvKeys.app(appId));
-    return this.store(appId, e?.revision ?? 0, e !== null && e.operation === "PUT" ? e.value : undefined);
+    return this.store(appId, e?.revision ?? 0, hasValue(e) ? e.value : undefined);
   }
 
   private store(appId: string, revision: number, value: Uint8Array | undefined): SocketLimits {

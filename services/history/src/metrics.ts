@@ -1,6 +1,6 @@
 /** The history service's Prometheus metrics (docs/OPERATIONS.md); the shared HTTP metrics come from libs/http. */
 import { Counter, Gauge, type Registry } from "prom-client";
-import { SwitchboardError } from "@switchboard/protocol";
+import { SwitchboardError, unavailable } from "@switchboard/protocol";
 import { PREFIX } from "@switchboard/core";
 
 export type HistoryMetrics = ReturnType<typeof historyMetrics>;
@@ -43,6 +43,6 @@ export async function countedRead<T>(metrics: HistoryMetrics, source: "http" | "
   } catch (err) {
     metrics.requests.inc({ source, result: "error" });
     if (err instanceof SwitchboardError) throw err;
-    throw new SwitchboardError("unavailable", "JetStream could not be read; retry", { retryAfter: 1, cause: err });
+    throw unavailable("JetStream could not be read; retry", err);
   }
 }

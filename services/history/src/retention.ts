@@ -5,7 +5,7 @@
  * before it is read. An app cannot ask for more than the stream keeps. App records are read on demand and
  * cached briefly, so a change applies within a second without a restart.
  */
-import { KvKeys, type AppRecord, type KV, type Logger } from "@switchboard/core";
+import { KvKeys, type AppRecord, type KV, type Logger, hasValue } from "@switchboard/core";
 import type { AppRetention } from "./pager.js";
 
 export interface StreamRetention {
@@ -46,7 +46,7 @@ export function createRetentionPolicy(apps: KV, stream: StreamRetention, log: Lo
     let limits: AppRetention = {};
     try {
       const e = await apps.get(KvKeys.app(app));
-      if (e !== null && e.operation === "PUT") limits = stricterThan(stream, JSON.parse(decoder.decode(e.value)) as AppRecord);
+      if (hasValue(e)) limits = stricterThan(stream, JSON.parse(decoder.decode(e.value)) as AppRecord);
     } catch (err) {
       if (hit !== undefined) return hit.limits;
       log.warn({ err: (err as Error).message, app }, "cannot read the app record; using the stream's retention");

@@ -7,7 +7,14 @@
  */
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from "fastify";
 import type { Registry } from "prom-client";
-import { SwitchboardError, assertRoom, messageIdFromOffset, type Capability, type PublishResult } from "@switchboard/protocol";
+import {
+  RETRY_AFTER_S,
+  SwitchboardError,
+  assertRoom,
+  messageIdFromOffset,
+  type Capability,
+  type PublishResult,
+} from "@switchboard/protocol";
 import { HEADER_TRACEPARENT, MAX_DATA_BYTES, encodeData, tracingOn, type Logger, type ResolvedKey } from "@switchboard/core";
 import { authorizationOf, createHttpService } from "@switchboard/http";
 import { roomOfScope } from "./livestorm.js";
@@ -22,7 +29,7 @@ import {
   RoomParams,
   checkBatchItem,
 } from "./schemas.js";
-import { RETRY_AFTER_S, storeMessage, traceparentOf, type StoreRequest } from "./store.js";
+import { storeMessage, traceparentOf, type StoreRequest } from "./store.js";
 import { requestSpan, traceRequests } from "./tracing.js";
 
 /** Room of one message plus its envelope and headers. */

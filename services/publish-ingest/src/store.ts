@@ -3,7 +3,7 @@
  * every failure to store (timeout, no responders, disconnected, no quorum) becomes `unavailable` (503, Retry-After),
  * so no caller can answer 2xx for a message that is not stored. This is the ingest hot path.
  */
-import { SwitchboardError, messageIdFromOffset, type PublishResult } from "@switchboard/protocol";
+import { messageIdFromOffset, unavailable, type PublishResult } from "@switchboard/protocol";
 import {
   STREAM_ROOMS,
   SpanKind,
@@ -18,8 +18,6 @@ import type { IngestOptions } from "./deps.js";
 
 /** How long a publish waits for the JetStream acknowledgement before answering 503. */
 export const STORE_TIMEOUT_MS = 2000;
-/** Seconds a client should wait before retrying after a 503. */
-export const RETRY_AFTER_S = 1;
 
 /** What storing needs of the app's options. */
 export type StoreContext = Pick<IngestOptions, "nats" | "metrics">;
@@ -42,11 +40,6 @@ const TRACEPARENT_RE = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 /** The W3C traceparent header when well formed, else undefined (a malformed one is dropped, not an error). */
 export function traceparentOf(value: string | string[] | undefined): string | undefined {
   return typeof value === "string" && TRACEPARENT_RE.test(value) ? value : undefined;
-}
-
-/** A 503 with Retry-After: NATS or JetStream could not do what was asked. */
-export function unavailable(message: string, cause?: unknown): SwitchboardError {
-  return new SwitchboardError("unavailable", message, { retryAfter: RETRY_AFTER_S, cause });
 }
 
 /** Stores one message; resolves with its id and offset once stored, rejects with `unavailable` otherwise. */

@@ -4,7 +4,7 @@
  * delivers it to every kind of socket with its offset. Resolves only once JetStream stored it; any failure to store
  * is `unavailable` (503), never a 2xx.
  */
-import { SwitchboardError, messageIdFromOffset, type PublishResult } from "@switchboard/protocol";
+import { messageIdFromOffset, unavailable, type PublishResult } from "@switchboard/protocol";
 import { Subjects, encodeBody, encodeData, type AckPublisher } from "@switchboard/core";
 
 /** How long a vendor call waits for the JetStream acknowledgement (as publish-ingest's STORE_TIMEOUT_MS). */
@@ -24,6 +24,6 @@ export async function storeRoomMessage(
     const ack = await publisher.publish(Subjects.room(m.app, m.room), body, {});
     return { id: messageIdFromOffset(ack.seq), offset: ack.seq };
   } catch (err) {
-    throw new SwitchboardError("unavailable", "JetStream could not store the message; retry", { retryAfter: 1, cause: err });
+    throw unavailable("JetStream could not store the message; retry", err);
   }
 }

@@ -7,7 +7,7 @@
 import { createHash, randomInt } from "node:crypto";
 import type { KV } from "@nats-io/kv";
 import { ROOM_CHAT_LIMITS } from "@switchboard/protocol";
-import { KvKeys, isWrongLastSequence } from "@switchboard/core";
+import { KvKeys, isWrongLastSequence, hasValue } from "@switchboard/core";
 
 /** IVS Chat's bounds and defaults for a room's limits (libs/protocol limits.ts; the gateway reads the same). */
 export const ROOM_LIMITS = ROOM_CHAT_LIMITS;
@@ -60,7 +60,7 @@ export class IvsRooms {
 
   async get(appId: string, id: string): Promise<{ room: IvsRoomRecord; revision: number } | undefined> {
     const e = await this.kv.get(KvKeys.roomSettings(appId, id));
-    return e === null || e.operation !== "PUT" ? undefined : { room: e.json<IvsRoomRecord>(), revision: e.revision };
+    return !hasValue(e) ? undefined : { room: e.json<IvsRoomRecord>(), revision: e.revision };
   }
 
   /** Replaces the record if unchanged since `revision`; false when it changed meanwhile. */
@@ -83,7 +83,7 @@ export class IvsRooms {
     const out: IvsRoomRecord[] = [];
     for await (const k of await this.kv.keys(KvKeys.roomSettingsOfApp(appId))) {
       const e = await this.kv.get(k);
-      if (e !== null && e.operation === "PUT") out.push(e.json<IvsRoomRecord>());
+      if (hasValue(e)) out.push(e.json<IvsRoomRecord>());
     }
     return out.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
   }

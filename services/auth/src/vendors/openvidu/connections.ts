@@ -7,7 +7,7 @@
  * clientId reach exactly this connection's sockets.
  */
 import type { KV } from "@nats-io/kv";
-import { KvKeys, isWrongLastSequence, type PresenceRecord, type SealedSecret, type SecretBox } from "@switchboard/core";
+import { KvKeys, isWrongLastSequence, type PresenceRecord, type SealedSecret, type SecretBox, hasValue } from "@switchboard/core";
 
 export const OV_ROLES = ["SUBSCRIBER", "PUBLISHER", "MODERATOR"] as const;
 export type OvRole = (typeof OV_ROLES)[number];
@@ -77,7 +77,7 @@ export class OvConnections {
   ): Promise<{ record: OvConnectionRecord; token: string; revision: number } | undefined> {
     const key = this.key(appId, sessionId, connectionId);
     const e = await this.kv.get(key);
-    if (e === null || e.operation !== "PUT") return undefined;
+    if (!hasValue(e)) return undefined;
     const record = e.json<OvConnectionRecord>();
     return { record, token: this.box.open(record.token, key), revision: e.revision };
   }
