@@ -6,7 +6,7 @@
  * delivery time (milliseconds; the contract allows 5 s). The rate bucket is per room on this gateway.
  */
 import { ROOM_CHAT_LIMITS, type RoomChatLimits } from "@switchboard/protocol";
-import { KvKeys, followBucket, refill, type Bucket, type KV, type Logger } from "@switchboard/core";
+import { KvKeys, followBucket, hasValue, refill, type Bucket, type KV, type Logger } from "@switchboard/core";
 
 /** A room's limits as they are now, and its SEND_MESSAGE bucket on this gateway. */
 export interface RoomChat extends RoomChatLimits {
@@ -70,7 +70,7 @@ export class RoomChatRegistry {
     const e = await this.kv.get(key);
     const again = this.rooms.get(key);
     if (again !== undefined) return again;
-    const limits = roomChatLimitsOf(e !== null && e.operation === "PUT" ? e.value : undefined);
+    const limits = roomChatLimitsOf(hasValue(e) ? e.value : undefined);
     const state: RoomChat = { ...limits, bucket: { tokens: limits.maximumMessageRatePerSecond, at: Date.now() } };
     if (this.rooms.size >= MAX_CACHED_ROOMS) this.rooms.clear();
     this.rooms.set(key, state);
