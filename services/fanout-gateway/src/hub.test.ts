@@ -7,9 +7,9 @@ import { describe, expect, it } from "vitest";
 import type { Msg, NatsConnection } from "@nats-io/transport-node";
 import { Subjects, createLogger, encodeBody } from "@switchboard/core";
 import { RoomHub } from "./hub.js";
-import type { LiveEntry, Room } from "./rooms.js";
+import type { LiveEntry, Room, RoomDeps } from "./rooms.js";
 
-function setup() {
+function setup(fetchAfter: RoomDeps["fetchAfter"] = () => Promise.resolve([])) {
   const subs = new Map<string, { callback: (err: Error | null, msg: Msg) => void; closed: boolean }>();
   const nc = {
     subscribe: (subject: string, opts: { callback: (err: Error | null, msg: Msg) => void }) => {
@@ -29,6 +29,7 @@ function setup() {
     log: createLogger("hub-test", "silent"),
     deliver: (room, entry) => delivered.push({ room, entry }),
     fetchRange: () => Promise.resolve([]),
+    fetchAfter,
     onDelivered: () => undefined,
     onGap: () => undefined,
   });
@@ -80,5 +81,26 @@ describe("RoomHub", () => {
     sub?.callback(null, liveMsg(body, 7, 0)); // a duplicate
     expect(t.delivered).toEqual([{ room, entry: { offset: 7, prev: 0, event: "chat", body } }]);
     expect(room.lastOffset).toBe(7);
+  });
+
+  it("catches every room up, a bounded number at once, and counts what all of them read back", async () => {
+    let reading = 0;
+    let most = 0;
+    const t = setup(async (_app, room, after) => {
+      most = Math.max(most, ++reading);
+      await new Promise((r) => setImmediate(r));
+      reading--;
+      const offset = after + 1;
+      return [{ room, id: `m_${offset}`, offset, event: "e", data: null, timestamp: 1 }];
+    });
+    for (const [i, name] of ["a", "b", "c"].entries()) t.hub.acquire("app", name).startAt(10 * (i + 1));
+    t.hub.acquire("app", "none"); // delivered nothing and has no socket start: not read
+    expect(await t.hub.catchUp(2)).toEqual({ rooms: 4, messages: 3 });
+    expect(most).toBe(2);
+    expect(t.delivered.map((d) => [d.room.name, d.entry.offset])).toEqual([
+      ["a", 11],
+      ["b", 21],
+      ["c", 31],
+    ]);
   });
 });

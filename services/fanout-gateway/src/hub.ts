@@ -45,4 +45,23 @@ export class RoomHub {
   all(): IterableIterator<Room> {
     return this.rooms.values();
   }
+
+  /**
+   * Catches every room up from history (Room.catchUp), `concurrency` rooms at a time so that a reconnect of a
+   * gateway serving many rooms does not send all their reads at once. Resolves with the rooms and messages read back.
+   */
+  async catchUp(concurrency: number): Promise<{ rooms: number; messages: number }> {
+    const queue = [...this.rooms.values()];
+    let messages = 0;
+    const worker = async () => {
+      for (let r = queue.shift(); r !== undefined; r = queue.shift()) {
+        // Not `messages += await …`: that reads `messages` before the await and loses the other workers' counts.
+        const read = await r.catchUp();
+        messages += read;
+      }
+    };
+    const rooms = queue.length;
+    await Promise.all(Array.from({ length: Math.min(concurrency, rooms) }, worker));
+    return { rooms, messages };
+  }
 }

@@ -29,6 +29,27 @@ import { PresenceHub } from "./presence.js";
 import { closeRevokedSockets } from "./revocation.js";
 import { topicEvent, topicMeta, topicPresence } from "./topics.js";
 
+/** Rooms reading history at once when the gateway catches up after a NATS reconnect. */
+const CATCH_UP_CONCURRENCY = 8;
+/** How long a gap heal or a catch-up keeps retrying history (it answers `unavailable` while it reconnects itself). */
+const HISTORY_RETRY_MS = 30_000;
+
+/**
+ * Runs `read` until it succeeds or HISTORY_RETRY_MS have passed, backing off from 100 ms to 2 s: after a reconnect
+ * the history service may still be reconnecting too, or a second history process has to take over.
+ */
+async function retrying<T>(read: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + HISTORY_RETRY_MS;
+  for (let wait = 100; ; wait = Math.min(2000, wait * 2)) {
+    try {
+      return await read();
+    } catch (err) {
+      if (Date.now() + wait > deadline) throw err;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
 /** What the layer needs from the gateway's sockets. */
 export interface Sockets {
   /** Open sockets' state. */
@@ -58,6 +79,7 @@ export class RequestLayer {
   readonly ivs: IvsFanout;
   private readonly presence: PresenceHub;
   private readonly controlSubs: Array<{ unsubscribe(): void }>;
+  private stopped = false;
 
   constructor(deps: GatewayDeps, o: LayerOptions) {
     this.deps = deps;
@@ -77,7 +99,8 @@ export class RequestLayer {
         if (room.filteredEvents.has(e.event)) sockets.publish(topicEvent(room.app, room.name, e.event), frame);
         ivs.deliver(room, e);
       },
-      fetchRange: (app, room, after, upTo): Promise<StoredMessage[]> => history.range(app, room, after, upTo),
+      fetchRange: (app, room, after, upTo): Promise<StoredMessage[]> => retrying(() => history.range(app, room, after, upTo)),
+      fetchAfter: async (app, room, after): Promise<StoredMessage[]> => (await retrying(() => history.forwards(app, room, after))).messages,
       onDelivered: (n, ts) => {
         metrics.delivered.inc(n);
         if (ts !== undefined) metrics.latency.observe(Math.max(0, Date.now() - ts) / 1000);
@@ -119,9 +142,27 @@ export class RequestLayer {
     );
     deps.keys.onDelete((kid) => sockets.closeWhere((c) => c.kid === kid, CloseCode.KICKED, "key revoked"));
     closeRevokedSockets(sockets, deps.revocations);
+    void this.catchUpOnReconnect(deps, log, metrics);
+  }
+
+  /**
+   * Republished messages are core NATS: whatever was stored while this gateway was disconnected never reaches it.
+   * On every reconnect each room it serves reads what it missed from history at once (docs/OPERATIONS.md, "NATS
+   * reconnects"), instead of waiting for the room's next message to reveal the gap.
+   */
+  private async catchUpOnReconnect(deps: GatewayDeps, log: Logger, metrics: GatewayMetrics): Promise<void> {
+    for await (const s of deps.nc.status()) {
+      if (this.stopped) return;
+      if (s.type !== "reconnect") continue;
+      void this.hub.catchUp(CATCH_UP_CONCURRENCY).then(({ rooms, messages }) => {
+        if (messages > 0) metrics.recovered.inc(messages);
+        log.info({ rooms, messages }, "caught rooms up after a NATS reconnect");
+      });
+    }
   }
 
   stop(): void {
+    this.stopped = true;
     for (const r of this.hub.all()) r.close();
     for (const s of this.controlSubs) s.unsubscribe();
     this.presence.stop();

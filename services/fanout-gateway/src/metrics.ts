@@ -38,6 +38,11 @@ export function gatewayMetrics(registry: Registry) {
       labelNames: ["reason"] as const,
       registers: [registry],
     }),
+    recovered: new Counter({
+      name: `${PREFIX}gateway_reconnect_recovered_total`,
+      help: "Messages stored while NATS was disconnected, read back from history after the reconnect and delivered",
+      registers: [registry],
+    }),
     latency: new Histogram({
       name: `${PREFIX}gateway_publish_to_socket_seconds`,
       help: "Time from the message timestamp (ingest) to its push on this gateway",

@@ -41,6 +41,7 @@ function setup() {
     log: createLogger("rooms-test", "silent"),
     deliver: (_room, e) => published.push(e.offset),
     fetchRange: (_app, _room, after, upTo) => new Promise((resolve) => fetches.push({ after, upTo, resolve })),
+    fetchAfter: (_app, _room, after) => new Promise((resolve) => fetches.push({ after, upTo: Infinity, resolve })),
     onDelivered: () => undefined,
     onGap: () => gaps++,
   };
@@ -99,6 +100,55 @@ describe("Room live gap healing", () => {
     await done;
     expect(t.published).toEqual([1, 2, 3, 4]);
     expect(t.room.since(0).map((e) => e.offset)).toEqual([1, 2, 3, 4]);
+  });
+});
+
+describe("Room catch-up after a NATS reconnect", () => {
+  it("reads everything after the last delivered offset, holds what arrives meanwhile, and delivers each once in order", async () => {
+    const t = setup();
+    t.send(1, 0);
+    t.send(2, 1);
+    // 3 and 4 were stored while disconnected; nothing arrives after the reconnect until the catch-up has started.
+    const caught = t.room.catchUp();
+    await new Promise((r) => setImmediate(r));
+    expect(t.fetches.map((f) => [f.after, f.upTo])).toEqual([[2, Infinity]]);
+    t.send(5, 4); // live again while catching up: held
+    t.send(4, 3); // a late duplicate of what the catch-up reads
+    expect(t.published).toEqual([1, 2]);
+    t.fetches[0]?.resolve([stored(3), stored(4)]);
+    expect(await caught).toBe(2);
+    expect(t.published).toEqual([1, 2, 3, 4, 5]);
+    expect(t.gaps()).toBe(0);
+  });
+
+  it("starts from the first socket's start when nothing was delivered yet, and skips a room that has none", async () => {
+    const t = setup();
+    expect(await t.room.catchUp()).toBe(0);
+    expect(t.fetches.length).toBe(0);
+    t.room.startAt(7);
+    t.room.startAt(9); // a later socket does not move it
+    const caught = t.room.catchUp();
+    await new Promise((r) => setImmediate(r));
+    expect(t.fetches.map((f) => f.after)).toEqual([7]);
+    t.fetches[0]?.resolve([stored(8)]);
+    expect(await caught).toBe(1);
+    expect(t.published).toEqual([8]);
+  });
+
+  it("waits for a gap heal in progress, then reads after what the heal delivered", async () => {
+    const t = setup();
+    t.send(1, 0);
+    t.send(4, 3); // healing 2..3
+    const caught = t.room.catchUp();
+    t.fetches[0]?.resolve([stored(2), stored(3)]);
+    await new Promise((r) => setImmediate(r));
+    expect(t.fetches.map((f) => [f.after, f.upTo])).toEqual([
+      [1, 3],
+      [4, Infinity],
+    ]);
+    t.fetches[1]?.resolve([]);
+    expect(await caught).toBe(0);
+    expect(t.published).toEqual([1, 2, 3, 4]);
   });
 });
 

@@ -8,6 +8,9 @@
  * room's previous offset). A mismatch with the last offset seen means a message was missed (core NATS is at most
  * once); the room then holds new messages, fetches the missing ones from history, and delivers all in order.
  * A short ring of recent messages lets a subscribe that first replays history switch to live with no gap.
+ *
+ * After a NATS reconnect (docs/OPERATIONS.md, "NATS reconnects") a room cannot wait for its next message to see what it
+ * missed: `catchUp` reads everything stored after the last offset delivered at once, holding live messages meanwhile.
  */
 import type { NatsConnection, Subscription, Msg } from "@nats-io/transport-node";
 import { Subjects, bodyEvent, encodeBody, tracingOn, type Logger } from "@switchboard/core";
@@ -33,6 +36,8 @@ export interface RoomDeps {
   deliver(room: Room, entry: LiveEntry): void;
   /** Messages of a room with offsets in (after, upTo], oldest first (from the history service). */
   fetchRange(app: string, room: string, after: number, upTo: number): Promise<StoredMessage[]>;
+  /** Every stored message of a room with an offset above `after`, oldest first (from the history service). */
+  fetchAfter(app: string, room: string, after: number): Promise<StoredMessage[]>;
   onDelivered(count: number, timestampMs: number | undefined): void;
   onGap(): void;
 }
@@ -110,19 +115,48 @@ export class Room {
 
   /** Fetches the messages missed between lastOffset and `upTo`, delivers them, then the held ones. Never rejects. */
   private async heal(upTo: number): Promise<void> {
-    this.healing = true;
     this.deps.onGap();
+    await this.fill(() => this.deps.fetchRange(this.app, this.name, this.lastOffset, upTo), "could not heal a live gap from history");
+  }
+
+  /**
+   * Delivers every message stored after the last one delivered (those republished while NATS was disconnected never
+   * arrive), then what arrived live meanwhile; resolves with how many it read back. A room that has delivered nothing
+   * and has no socket yet has nothing to catch up (a subscribe in flight reads its own start). Never rejects.
+   */
+  async catchUp(): Promise<number> {
+    while (this.healing) await this.healDone;
+    if (this.sub === undefined || this.lastOffset === 0) return 0;
+    const run = this.fill(() => this.deps.fetchAfter(this.app, this.name, this.lastOffset), "could not catch up from history");
+    this.healDone = run.then(() => undefined);
+    return run;
+  }
+
+  /**
+   * The first socket handed over to a room that has delivered nothing yet starts at `offset` (what its replay or its
+   * start covered): the room's gap detection and catch-up count from there.
+   */
+  startAt(offset: number): void {
+    if (this.lastOffset === 0) this.lastOffset = offset;
+  }
+
+  /** Holds live messages, delivers what `fetch` reads, then the held ones; resolves with the count read. */
+  private async fill(fetch: () => Promise<StoredMessage[]>, failure: string): Promise<number> {
+    this.healing = true;
+    let read = 0;
     try {
-      const missing = await this.deps.fetchRange(this.app, this.name, this.lastOffset, upTo);
+      const missing = await fetch();
+      read = missing.length;
       for (const m of missing) this.deliver(liveEntryFromStored(m));
     } catch (err) {
-      this.deps.log.error({ err, room: this.name }, "could not heal a live gap from history; delivering what arrived");
+      this.deps.log.error({ err, room: this.name }, `${failure}; delivering what arrived`);
     } finally {
       const held = this.held;
       this.held = [];
       this.healing = false;
       for (const e of held) this.deliver(e);
     }
+    return read;
   }
 
   /** Entries with offset > `after`, oldest first (a copy). */

@@ -69,6 +69,7 @@ export async function subscribe(ctx: HandlerContext, conn: Conn, req: RequestOf<
       if (presence) socket.subscribe(topicPresence(conn.appId, req.room));
     });
     if (presence) ctx.presence.watch(conn.appId, req.room);
+    room.startAt(last);
     conn.subs.set(req.room, { room, events, presence });
     room.subscribers++;
     handedOver = true;
