@@ -23,6 +23,12 @@ describe("config validation at boot", () => {
     expect(svc.output()).toContain("SWITCHBOARD_MASTER_KEY");
   });
 
+  it("refuses to start without SWITCHBOARD_MASTER_KEY when NODE_ENV=production (the built-in key is public)", async () => {
+    const svc = await startService("auth", { env: { SWITCHBOARD_MASTER_KEY: "", NODE_ENV: "production" } });
+    expect(await svc.exited).toBe(2);
+    expect(svc.output()).toContain("SWITCHBOARD_MASTER_KEY: is required when NODE_ENV=production");
+  });
+
   it("names NATS_URL when it is not a NATS URL", async () => {
     const svc = await startService("history", { env: { NATS_URL: "http://x y" } });
     expect(await svc.exited).toBe(2);
@@ -51,6 +57,8 @@ describe("SIGTERM", () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(gw.output()).not.toContain(token);
     expect(gw.output()).not.toContain(cluster.devKey.split(":")[1]);
+    // No Node warning from start to stop (a MaxListenersExceededWarning on the stop signal was printed before).
+    expect(gw.output()).not.toMatch(/\(node:\d+\) \w*Warning/);
   });
 
   it("HTTP services exit 0 within 10 s", async () => {
@@ -60,6 +68,7 @@ describe("SIGTERM", () => {
       expect(await svc.stop()).toBe(0);
       expect(Date.now() - started).toBeLessThan(10_000);
       expect(svc.output()).not.toContain(cluster.devKey.split(":")[1]);
+      expect(svc.output()).not.toMatch(/\(node:\d+\) \w*Warning/);
     }
   });
 });

@@ -168,13 +168,21 @@ export function masterKey(): Setting<Buffer | undefined> {
   return setting(
     (env, variable) => {
       const v = raw(env, variable);
-      if (v === undefined) return undefined;
+      if (v === undefined) {
+        // The built-in key is public (it is in this repository): never acceptable where images run.
+        if (raw(env, "NODE_ENV") === "production")
+          throw new ConfigError(variable, "is required when NODE_ENV=production: 32 random bytes (try: openssl rand -hex 32)");
+        return undefined;
+      }
       const buf = /^[0-9a-fA-F]{64}$/.test(v) ? Buffer.from(v, "hex") : Buffer.from(v, "base64");
       if (buf.length !== 32)
         throw new ConfigError(variable, "must be 32 random bytes as 64 hex characters or base64 (try: openssl rand -hex 32)");
       return buf;
     },
-    { default: "unset: a built-in development key, with a warning", accepts: "32 random bytes as 64 hex characters or base64" },
+    {
+      default: "unset: a built-in development key, with a warning (refused when NODE_ENV=production, as in the images)",
+      accepts: "32 random bytes as 64 hex characters or base64",
+    },
   );
 }
 

@@ -5,10 +5,13 @@
  * and flushes its spans after the service stopped.
  */
 import { ConfigError, commonSpec, loadConfig } from "./config.js";
+import { setMaxListeners } from "node:events";
 import type { Logger } from "./logger.js";
 import { startTracing, type TracingHandle } from "./tracing.js";
 
 export const SHUTDOWN_DEADLINE_MS = 10_000;
+/** Listeners a service's stop signal may have before Node warns of a leak (one per long-lived component). */
+const SIGNAL_LISTENERS_MAX = 64;
 /** How long the last spans may take to export at shutdown (an unreachable collector must not hold the exit). */
 const TRACE_FLUSH_MS = 2000;
 
@@ -28,6 +31,9 @@ export interface ServiceHandle {
  */
 export function runService(name: string, start: (signal: AbortSignal) => Promise<ServiceHandle>): void {
   const abort = new AbortController();
+  // Every long-lived component (bucket watches, publishers, registries, the NATS runtime) stops on this signal: a
+  // dozen or two listeners by design, none per request or socket. Above Node's default of 10 it would warn.
+  setMaxListeners(SIGNAL_LISTENERS_MAX, abort.signal);
   let handle: ServiceHandle | undefined;
   let tracing: TracingHandle | undefined;
   let stopping = false;
