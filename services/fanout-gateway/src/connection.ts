@@ -58,40 +58,113 @@ export interface Conn {
   limits: SocketLimits;
   /** Set when the upgrade was refused: the socket is closed with this code as soon as it opens. */
   refuse: { code: number; reason: string } | undefined;
-  subs: Map<string, RoomSub>;
+  /**
+   * The collections below start as one shared empty instance each (most sockets never use some of them, and an
+   * empty Map or Set costs about 150 bytes per socket): read them directly, change them through own().
+   */
+  subs: ReadonlyMap<string, RoomSub>;
   /** Rooms whose subscribe is in flight (counted against the per-socket limit). */
-  pending: Set<string>;
+  pending: ReadonlySet<string>;
   closed: boolean;
   /** Publish rate limiter (token bucket). */
   publishBucket: Bucket;
   /** Malformed frames seen; past a threshold the socket is closed with 4008. */
   badFrames: number;
-  timers: ReturnType<typeof setTimeout>[];
+  /** Where the expiry wheel holds this socket (expiry.ts): token exp and sessionExp buckets, 0 = none. */
+  wheelExp: number;
+  wheelSession: number;
+  /** The token.expiring push is sent or not wanted (the token was within its lead time when armed). */
+  expiringDone: boolean;
   /** Rooms this connection is a presence member of, with its presence record's joinedAt. */
-  presence: Map<string, number>;
+  presence: ReadonlyMap<string, number>;
   /** Rooms where this connection was muted by connectionId (clientId mutes live on the gateway). */
-  muted: Set<string>;
+  muted: ReadonlySet<string>;
   /** Set on IVS chat sockets (adapters/ivs.ts). */
   ivs: IvsState | undefined;
 }
 
-export function newConn(
-  fields: Pick<Conn, "id" | "appId" | "kid" | "claims" | "permissions" | "limits" | "adapter"> & { ivs?: IvsState },
-): Conn {
-  return {
-    ivs: undefined,
-    ...fields,
-    socket: NOT_OPEN,
-    refuse: undefined,
-    subs: new Map(),
-    pending: new Set(),
-    closed: false,
-    publishBucket: { tokens: fields.limits.publishBurst, at: Date.now() },
-    badFrames: 0,
-    timers: [],
-    presence: new Map(),
-    muted: new Set(),
-  };
+/**
+ * What a uWS socket carries: uWS.js copies every property of the upgrade's user data onto its socket object (a
+ * dictionary of about 800 bytes for Conn's fields), so it gets one property, the Conn.
+ */
+export interface UserData {
+  conn: Conn;
+}
+
+const NO_SUBS: ReadonlyMap<string, RoomSub> = new Map();
+const NO_ROOMS: ReadonlySet<string> = new Set();
+const NO_PRESENCE: ReadonlyMap<string, number> = new Map();
+
+/** The socket's own, writable collections, made on first write (see Conn). */
+export const own = {
+  subs(c: Conn): Map<string, RoomSub> {
+    if (c.subs === NO_SUBS) c.subs = new Map();
+    return c.subs as Map<string, RoomSub>;
+  },
+  pending(c: Conn): Set<string> {
+    if (c.pending === NO_ROOMS) c.pending = new Set();
+    return c.pending as Set<string>;
+  },
+  presence(c: Conn): Map<string, number> {
+    if (c.presence === NO_PRESENCE) c.presence = new Map();
+    return c.presence as Map<string, number>;
+  },
+  muted(c: Conn): Set<string> {
+    if (c.muted === NO_ROOMS) c.muted = new Set();
+    return c.muted as Set<string>;
+  },
+  /** Back to the shared empty instances (a closed socket). */
+  clear(c: Conn): void {
+    c.subs = NO_SUBS;
+    c.pending = NO_ROOMS;
+    c.presence = NO_PRESENCE;
+    c.muted = NO_ROOMS;
+  },
+};
+
+type ConnFields = Pick<Conn, "id" | "appId" | "kid" | "claims" | "permissions" | "limits" | "adapter"> & { ivs?: IvsState };
+
+/**
+ * One class, every field set in the constructor in one order: all sockets share one hidden class. (Built as an
+ * object spread plus fields, every Conn had a hidden class of its own, about 180 bytes per socket.)
+ */
+class ConnState implements Conn {
+  socket: Socket = NOT_OPEN;
+  adapter: ProtocolAdapter;
+  id: string;
+  appId: string;
+  kid: string;
+  claims: TokenClaims;
+  permissions: EffectivePermissions;
+  limits: SocketLimits;
+  refuse: { code: number; reason: string } | undefined = undefined;
+  subs: ReadonlyMap<string, RoomSub> = NO_SUBS;
+  pending: ReadonlySet<string> = NO_ROOMS;
+  closed = false;
+  publishBucket: Bucket;
+  badFrames = 0;
+  wheelExp = 0;
+  wheelSession = 0;
+  expiringDone = false;
+  presence: ReadonlyMap<string, number> = NO_PRESENCE;
+  muted: ReadonlySet<string> = NO_ROOMS;
+  ivs: IvsState | undefined;
+
+  constructor(f: ConnFields) {
+    this.adapter = f.adapter;
+    this.id = f.id;
+    this.appId = f.appId;
+    this.kid = f.kid;
+    this.claims = f.claims;
+    this.permissions = f.permissions;
+    this.limits = f.limits;
+    this.publishBucket = { tokens: f.limits.publishBurst, at: Date.now() };
+    this.ivs = f.ivs;
+  }
+}
+
+export function newConn(fields: ConnFields): Conn {
+  return new ConnState(fields);
 }
 
 const DENY_ALL = new EffectivePermissions(new Permissions({}), undefined);

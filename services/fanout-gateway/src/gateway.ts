@@ -17,7 +17,8 @@ import {
   type ResultOf,
 } from "@switchboard/protocol";
 import { APP_LIMIT_BOUNDS } from "@switchboard/core";
-import type { Conn } from "./connection.js";
+import { own, type Conn, type UserData } from "./connection.js";
+import { ExpiryWheel } from "./expiry.js";
 import type { GatewayOptions } from "./deps.js";
 import { handlers, dropSub, type Handler, type HandlerContext } from "./handlers/index.js";
 import { registerHttpRoutes } from "./http.js";
@@ -26,9 +27,6 @@ import { joinIvsRoom, serveIvsFrame } from "./ivs/requests.js";
 import { upgradeSocket, type SocketProtocol } from "./upgrade.js";
 import type { TemplatedApp, WebSocket, WebSocketBehavior, us_listen_socket } from "./uws.js";
 
-const TOKEN_EXPIRING_LEAD_MS = 30_000;
-/** Longest delay setTimeout holds (2^31-1 ms). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 const SWEEP_INTERVAL_MS = 250;
 /**
  * uWS drops a connection whose frame is over its maxPayloadLength without a close frame (the client sees 1006), so
@@ -47,11 +45,20 @@ export class Gateway {
   private readonly sockets: Sockets;
   private sweep: ReturnType<typeof setInterval> | undefined;
   private draining = false;
+  /** Token and session expiry of every socket (ticked by the sweep). */
+  private readonly wheel = new ExpiryWheel({
+    expiring: (c, expMs) => {
+      const frame = c.adapter.tokenExpiring(expMs);
+      if (frame !== undefined) this.send(c, frame);
+    },
+    expired: (c) => this.end(c, CloseCode.TOKEN_EXPIRED, "token expired"),
+    sessionExpired: (c) => this.end(c, CloseCode.SESSION_EXPIRED, "session expired"),
+  });
 
   constructor(private readonly o: GatewayOptions) {
     const { uws } = o;
     this.app = uws.App();
-    const behavior = (protocol: SocketProtocol): WebSocketBehavior<Conn> => ({
+    const behavior = (protocol: SocketProtocol): WebSocketBehavior<UserData> => ({
       compression: uws.DISABLED,
       maxPayloadLength: FRAME_HARD_LIMIT,
       // Sockets are closed with 4009 by the sweep at maxOutboundBytes; uWS's own limit sits far above it so that
@@ -68,8 +75,8 @@ export class Gateway {
       message: (ws, message) => this.message(ws, message),
       close: (ws, code) => this.closed(ws, code),
     });
-    this.app.ws<Conn>(WS_PATH, behavior("native"));
-    this.app.ws<Conn>("/", behavior("ivs"));
+    this.app.ws<UserData>(WS_PATH, behavior("native"));
+    this.app.ws<UserData>("/", behavior("ivs"));
     registerHttpRoutes(this.app, { ready: () => o.nats.ready() && !this.draining, registry: o.registry });
     this.sockets = {
       all: () => this.conns,
@@ -122,8 +129,8 @@ export class Gateway {
 
   // ---- socket lifecycle ----
 
-  private open(ws: WebSocket<Conn>): void {
-    const c = ws.getUserData();
+  private open(ws: WebSocket<UserData>): void {
+    const c = ws.getUserData().conn;
     if (c.refuse !== undefined) {
       this.o.metrics.closes.inc({ code: String(c.refuse.code) });
       c.closed = true;
@@ -148,8 +155,8 @@ export class Gateway {
       joinIvsRoom(layer.ctx, c, { end: (conn, code, reason) => this.end(conn, code, reason) });
   }
 
-  private closed(ws: WebSocket<Conn>, code: number): void {
-    const c = ws.getUserData();
+  private closed(ws: WebSocket<UserData>, code: number): void {
+    const c = ws.getUserData().conn;
     if (c.refuse !== undefined) return;
     const wasOpen = this.conns.delete(c);
     const layer = this.layer;
@@ -159,11 +166,10 @@ export class Gateway {
     if (!c.closed) this.o.metrics.closes.inc({ code: String(code) });
     c.closed = true;
     this.o.metrics.connections.dec({ protocol: c.adapter.name });
-    for (const t of c.timers) clearTimeout(t);
+    this.wheel.disarm(c);
     for (const [room, sub] of c.subs) dropSub(layer.ctx, c, room, sub);
-    c.subs.clear();
     for (const room of c.presence.keys()) void layer.ctx.presence.leave(c.appId, room, c.id);
-    c.presence.clear();
+    own.clear(c);
     this.o.metrics.rooms.set(layer.hub.size);
   }
 
@@ -189,24 +195,7 @@ export class Gateway {
   }
 
   private armTimers(c: Conn): void {
-    for (const t of c.timers) clearTimeout(t);
-    c.timers = [];
-    const now = Date.now();
-    const expMs = c.claims.exp * 1000;
-    // setTimeout holds at most 2^31-1 ms (24.8 days) and tokens may live 30 days: a capped timer re-arms itself.
-    const at = (ms: number, fn: () => void): void => {
-      const wait = ms - Date.now();
-      if (wait <= MAX_TIMER_MS) c.timers.push(setTimeout(fn, Math.max(0, wait)));
-      else c.timers.push(setTimeout(() => at(ms, fn), MAX_TIMER_MS));
-    };
-    if (expMs - TOKEN_EXPIRING_LEAD_MS > now)
-      at(expMs - TOKEN_EXPIRING_LEAD_MS, () => {
-        const frame = c.adapter.tokenExpiring(expMs);
-        if (frame !== undefined) this.send(c, frame);
-      });
-    at(expMs, () => this.end(c, CloseCode.TOKEN_EXPIRED, "token expired"));
-    const sessionExp = c.claims.sessionExp;
-    if (sessionExp !== undefined) at(sessionExp * 1000, () => this.end(c, CloseCode.SESSION_EXPIRED, "session expired"));
+    if (!c.closed) this.wheel.arm(c);
   }
 
   private send(c: Conn, frame: string): void {
@@ -221,13 +210,14 @@ export class Gateway {
   }
 
   private sweepSlow(): void {
+    this.wheel.tick();
     for (const c of this.conns) if (c.socket.getBufferedAmount() > c.limits.maxOutboundBytes) this.slow(c);
   }
 
   // ---- dispatch ----
 
-  private message(ws: WebSocket<Conn>, frame: ArrayBuffer): void {
-    const c = ws.getUserData();
+  private message(ws: WebSocket<UserData>, frame: ArrayBuffer): void {
+    const c = ws.getUserData().conn;
     const layer = this.layer;
     if (c.closed || layer === undefined) return;
     if (frame.byteLength > c.limits.maxFrameBytes) {

@@ -18,7 +18,7 @@ import {
   type OccupancyReply,
 } from "@switchboard/core";
 import { nativeAdapter } from "./adapters/native.js";
-import type { Conn } from "./connection.js";
+import { own, type Conn } from "./connection.js";
 import { serveControl } from "./control.js";
 import type { GatewayDeps } from "./deps.js";
 import type { HandlerContext } from "./handlers/index.js";
@@ -198,8 +198,8 @@ export class RequestLayer {
         for (const c of sockets.all()) {
           if (c.appId !== app || !matchesTarget(c, cmd)) continue;
           if (mute) {
-            if ("connectionId" in cmd) c.muted.add(cmd.room);
-          } else c.muted.delete(cmd.room);
+            if ("connectionId" in cmd) own.muted(c).add(cmd.room);
+          } else if (c.muted.has(cmd.room)) own.muted(c).delete(cmd.room);
           n++;
         }
         return n;

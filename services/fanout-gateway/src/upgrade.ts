@@ -12,7 +12,7 @@ import { TokenError, verifyToken, type Logger } from "@switchboard/core";
 import type { ProtocolAdapter } from "./adapters/adapter.js";
 import { ivsAdapter } from "./adapters/ivs.js";
 import { nativeAdapter } from "./adapters/native.js";
-import { newConn, refusedConn, type Conn, type IvsState } from "./connection.js";
+import { newConn, refusedConn, type Conn, type IvsState, type UserData } from "./connection.js";
 import type { GatewayDeps } from "./deps.js";
 import { writeError } from "./http.js";
 import type { GatewayMetrics } from "./metrics.js";
@@ -55,7 +55,7 @@ export function upgradeSocket(
   });
   const accept = (conn: Conn) => {
     if (aborted) return;
-    res.cork(() => res.upgrade(conn, key, protocol, extensions, context as never));
+    res.cork(() => res.upgrade({ conn } satisfies UserData, key, protocol, extensions, context as never));
   };
   const refuse = (err: SwitchboardError, statusText: string) => {
     if (aborted) return;

@@ -54,7 +54,15 @@ function context() {
   const nc = { subscribe: () => ({ unsubscribe: () => undefined }), flush: () => Promise.resolve() } as unknown as NatsConnection;
   const log = createLogger("handlers-test", "silent");
   const unused = () => Promise.reject(new Error("not used by this test"));
-  const hub = new RoomHub({ nc, log, deliver: () => undefined, fetchRange: unused, fetchAfter: unused, onDelivered: () => undefined, onGap: () => undefined });
+  const hub = new RoomHub({
+    nc,
+    log,
+    deliver: () => undefined,
+    fetchRange: unused,
+    fetchAfter: unused,
+    onDelivered: () => undefined,
+    onGap: () => undefined,
+  });
   const ctx: HandlerContext = {
     log,
     metrics: createGatewayMetrics(createRegistry("handlers-test")),

@@ -1,6 +1,6 @@
 /** presence.join / update / leave / get and occupancy (presence across gateways lives in ../presence.ts). */
 import { SwitchboardError, type EmptyResult, type OccupancyResult, type PresenceGetResult, type RequestOf } from "@switchboard/protocol";
-import type { Conn } from "../connection.js";
+import { own, type Conn } from "../connection.js";
 import { presenceData } from "../presence.js";
 import { requireCap, type HandlerContext } from "./context.js";
 
@@ -15,7 +15,7 @@ export async function presenceEnter(
   const data = presenceData(req.data);
   const before = conn.presence.get(req.room);
   const joinedAt = before ?? Date.now();
-  conn.presence.set(req.room, joinedAt);
+  own.presence(conn).set(req.room, joinedAt);
   await ctx.presence.enter(
     conn.appId,
     req.room,
@@ -29,7 +29,7 @@ export async function presenceEnter(
 
 export async function presenceLeave(ctx: HandlerContext, conn: Conn, req: RequestOf<"presence.leave">): Promise<EmptyResult> {
   requireCap(conn, req.room, "presence");
-  if (conn.presence.delete(req.room)) await ctx.presence.leave(conn.appId, req.room, conn.id);
+  if (conn.presence.has(req.room) && own.presence(conn).delete(req.room)) await ctx.presence.leave(conn.appId, req.room, conn.id);
   return {};
 }
 

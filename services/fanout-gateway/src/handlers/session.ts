@@ -4,7 +4,7 @@
  */
 import { SwitchboardError, type EmptyResult, type RefreshResult, type RequestOf } from "@switchboard/protocol";
 import { TokenError, type VerifiedToken } from "@switchboard/core";
-import type { Conn } from "../connection.js";
+import { own, type Conn } from "../connection.js";
 import type { HandlerContext } from "./context.js";
 import { unsubscribe } from "./subscribe.js";
 
@@ -38,7 +38,7 @@ export async function refresh(ctx: HandlerContext, conn: Conn, req: RequestOf<"r
   }
   for (const room of [...conn.presence.keys()]) {
     if (!conn.permissions.can(room, "presence")) {
-      conn.presence.delete(room);
+      own.presence(conn).delete(room);
       await ctx.presence.leave(conn.appId, room, conn.id);
     }
   }

@@ -5,7 +5,7 @@
  * every later message reaches it through the topic.
  */
 import { SwitchboardError, type EmptyResult, type RequestOf, type StoredMessage, type SubscribeResult } from "@switchboard/protocol";
-import type { Conn, RoomSub } from "../connection.js";
+import { own, type Conn, type RoomSub } from "../connection.js";
 import { liveEntryFromStored } from "../rooms.js";
 import { topicEvent, topicMeta, topicPresence } from "../topics.js";
 import { requireCap, type HandlerContext } from "./context.js";
@@ -27,7 +27,7 @@ export async function subscribe(ctx: HandlerContext, conn: Conn, req: RequestOf<
       "rate_limited",
       `a socket may subscribe at most ${conn.limits.maxRoomsPerSocket} rooms (maxRoomsPerSocket); unsubscribe one first`,
     );
-  conn.pending.add(req.room);
+  own.pending(conn).add(req.room);
   const room = ctx.hub.acquire(conn.appId, req.room);
   let handedOver = false;
   try {
@@ -70,7 +70,7 @@ export async function subscribe(ctx: HandlerContext, conn: Conn, req: RequestOf<
     });
     if (presence) ctx.presence.watch(conn.appId, req.room);
     room.startAt(last);
-    conn.subs.set(req.room, { room, events, presence });
+    own.subs(conn).set(req.room, { room, events, presence });
     room.subscribers++;
     handedOver = true;
     ctx.metrics.subscriptions.inc();
@@ -78,7 +78,7 @@ export async function subscribe(ctx: HandlerContext, conn: Conn, req: RequestOf<
     const offset = Math.max(last, room.lastOffset, from);
     return { room: req.room, offset, recovered: req.since === undefined ? false : recovered };
   } finally {
-    conn.pending.delete(req.room);
+    own.pending(conn).delete(req.room);
     if (!handedOver) ctx.hub.release(room);
   }
 }
@@ -119,7 +119,7 @@ async function replayAfter(
 export function unsubscribe(ctx: HandlerContext, conn: Conn, req: { room: string }): EmptyResult {
   const sub = conn.subs.get(req.room);
   if (sub === undefined) throw new SwitchboardError("not_subscribed", `not subscribed to room ${req.room}`);
-  conn.subs.delete(req.room);
+  own.subs(conn).delete(req.room);
   dropSub(ctx, conn, req.room, sub);
   ctx.metrics.rooms.set(ctx.hub.size);
   return {};
