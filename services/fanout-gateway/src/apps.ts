@@ -58,6 +58,11 @@ export class AppLimitsRegistry {
     await followBucket(this.kv, signal, this.log, "app", (e) => this.store(e.key, e.revision, e.operation === "PUT" ? e.value : undefined));
   }
 
+  /** The cached limits of `appId`, without I/O (undefined until get() read the app once). */
+  peek(appId: string): SocketLimits | undefined {
+    return this.cache.get(appId)?.limits;
+  }
+
   /** The limits of `appId`, from the cache or read once from KV. Throws when KV cannot be read. */
   async get(appId: string): Promise<SocketLimits> {
     const hit = this.cache.get(appId);

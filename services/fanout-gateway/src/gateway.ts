@@ -167,10 +167,11 @@ export class Gateway {
     c.closed = true;
     this.o.metrics.connections.dec({ protocol: c.adapter.name });
     this.wheel.disarm(c);
+    const hadSubs = c.subs.size > 0;
     for (const [room, sub] of c.subs) dropSub(layer.ctx, c, room, sub);
     for (const room of c.presence.keys()) void layer.ctx.presence.leave(c.appId, room, c.id);
     own.clear(c);
-    this.o.metrics.rooms.set(layer.hub.size);
+    if (hadSubs) this.o.metrics.rooms.set(layer.hub.size);
   }
 
   /** Closes a socket with a code, counting it once. */

@@ -23,7 +23,11 @@ const decoder = new TextDecoder();
 export const nativeAdapter: ProtocolAdapter = {
   name: "native",
   decode: (frame) => parseRequest(decoder.decode(frame)),
-  connected: (info) => JSON.stringify({ type: "connected", ...info } satisfies ConnectedFrame),
+  // Every connect sends one: concatenated in ConnectedFrame's field order (connectionId is base64url; only the
+  // clientId needs escaping), at a fraction of the cost of a stringify of a spread object.
+  connected: (info: Omit<ConnectedFrame, "type">) =>
+    `{"type":"connected","connectionId":"${info.connectionId}","clientId":${info.clientId === null ? "null" : JSON.stringify(info.clientId)},` +
+    `"expiresAt":${info.expiresAt},"sessionExpiresAt":${info.sessionExpiresAt ?? "null"},"heartbeatMs":${info.heartbeatMs}}`,
   reply: <K extends RequestType>(id: number, _type: K, result: ResultOf<K>) => replyOk(id, result),
   error: (id: number | null, err: SwitchboardError) => replyErrorFrom(id, err),
   message: messagePushFrame,
