@@ -85,8 +85,13 @@ describe("deploy/compose.yaml", () => {
     expect(/routes: \[([^\]]*)\]/.exec(conf)?.[1]?.trim().split(/\s+/)).toEqual(nats.map((n) => `nats://${n}:6222`));
     for (const n of nats) {
       expect(services[n]?.environment?.NATS_NAME).toBe(n);
-      expect(services[n]?.volumes?.[0]).toBe("./nats/compose.conf:/etc/nats/nats.conf:ro");
+      expect(services[n]?.volumes?.slice(0, 2)).toEqual([
+        "./nats/compose.conf:/etc/nats/nats.conf:ro",
+        "./nats/users.conf:/etc/nats/users.conf:ro",
+      ]);
+      expect(Object.keys(services[n]?.environment ?? {}).filter((k) => k.endsWith("_PASSWORD"))).toHaveLength(5);
     }
+    expect(conf).toMatch(/^include \.\/users\.conf$/m);
   });
 
   it("runs the four services (two gateways) against the cluster with SWITCHBOARD_REPLICAS=3", () => {
@@ -97,6 +102,10 @@ describe("deploy/compose.yaml", () => {
       expect(s.environment?.SWITCHBOARD_REPLICAS, name).toBe("3");
       expect(s.environment?.NATS_URL, name).toBe("nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222");
       if (s.build) expect(Object.keys(PORTS), name).toContain(s.build.target);
+      // Its own NATS user (deploy/nats/users.conf), never a shared or anonymous connection.
+      const service = s.image?.slice("switchboard/".length).split(":")[0];
+      expect(s.environment?.NATS_USER, name).toBe(service);
+      expect(s.environment?.NATS_PASSWORD, name).toMatch(/^\$\{SWITCHBOARD_NATS_[A-Z]+_PASSWORD\}$/);
     }
   });
 

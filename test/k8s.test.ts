@@ -149,7 +149,7 @@ describe.skipIf(KUBECTL === undefined)("k8s overlays", () => {
         }
       });
 
-      it("secrets are referenced, never committed: no Secret object, and every reference names switchboard-secrets", () => {
+      it("secrets are referenced, never committed: no Secret object, every reference names switchboard-secrets or switchboard-nats", () => {
         const objs = get(overlay);
         expect(objs.filter((o) => o.kind === "Secret")).toEqual([]);
         const refs = workloads(objs).flatMap(({ template }) =>
@@ -157,9 +157,17 @@ describe.skipIf(KUBECTL === undefined)("k8s overlays", () => {
             (c.env ?? []).flatMap((e) => (e.valueFrom?.secretKeyRef ? [{ variable: e.name, ref: e.valueFrom.secretKeyRef }] : [])),
           ),
         );
-        expect(new Set(refs.map((r) => r.variable))).toEqual(new Set(["SWITCHBOARD_MASTER_KEY", "SWITCHBOARD_ADMIN_TOKEN"]));
+        const natsUsers = ["auth", "publish-ingest", "history", "fanout-gateway", "admin"];
+        const natsPasswords = ["AUTH", "INGEST", "HISTORY", "GATEWAY", "ADMIN"].map((u) => `SWITCHBOARD_NATS_${u}_PASSWORD`);
+        expect(new Set(refs.map((r) => r.variable))).toEqual(
+          new Set(["SWITCHBOARD_MASTER_KEY", "SWITCHBOARD_ADMIN_TOKEN", "NATS_PASSWORD", ...natsPasswords]),
+        );
         for (const { ref } of refs)
-          expect(["switchboard-secrets/master-key", "switchboard-secrets/admin-token"]).toContain(`${ref.name}/${ref.key}`);
+          expect([
+            "switchboard-secrets/master-key",
+            "switchboard-secrets/admin-token",
+            ...natsUsers.map((u) => `switchboard-nats/${u}`),
+          ]).toContain(`${ref.name}/${ref.key}`);
         // Every service holds the master key (it decrypts key secrets); only auth holds the admin token.
         for (const name of Object.keys(SERVICES)) {
           const env = serviceTemplate(objs, name).spec.containers[0]?.env ?? [];
@@ -171,6 +179,12 @@ describe.skipIf(KUBECTL === undefined)("k8s overlays", () => {
             env.some((e) => e.name === "SWITCHBOARD_ADMIN_TOKEN"),
             name,
           ).toBe(name === "auth");
+          // Its own NATS user and that user's password (users.conf), nobody else's.
+          expect(env.find((e) => e.name === "NATS_USER")?.value, name).toBe(name);
+          expect(env.find((e) => e.name === "NATS_PASSWORD")?.valueFrom?.secretKeyRef, name).toEqual({
+            name: "switchboard-nats",
+            key: name,
+          });
         }
       });
 

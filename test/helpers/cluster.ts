@@ -9,6 +9,7 @@ import {
   startService,
   waitReady,
   type NatsServerHandle,
+  type NatsServerOptions,
   type ServiceHandle,
   type ServiceName,
 } from "@switchboard/dev";
@@ -29,18 +30,22 @@ export interface Cluster {
 export interface ClusterOptions {
   services?: ServiceName[];
   env?: Record<string, string>;
+  /** Environment of one kind of service only (its NATS credentials, say), on top of `env`. */
+  serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** How to start the nats-server (a configuration file and its environment). */
+  nats?: NatsServerOptions;
 }
 
 export const ALL_SERVICES: ServiceName[] = ["auth", "publish-ingest", "history", "fanout-gateway"];
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
-  const nats = await startNatsServer();
+  const nats = await startNatsServer(opts.nats);
   const fresh = ephemeralEnv(nats.url);
   const { devKey, adminToken } = fresh;
   const env: Record<string, string> = { ...fresh.env, ...opts.env };
   const services = new Map<string, ServiceHandle>();
   const add = async (name: ServiceName, key: string = name, extra: Record<string, string> = {}) => {
-    const svc = await startService(name, { env: { ...env, ...extra } });
+    const svc = await startService(name, { env: { ...env, ...opts.serviceEnv?.[name], ...extra } });
     services.set(key, svc);
     await waitReady(svc);
     return svc;

@@ -106,6 +106,10 @@ export interface NatsServerOptions {
   /** Store directory; a temporary one (removed by dispose) when absent. */
   storeDir?: string;
   onLog?: (line: string) => void;
+  /** A configuration file (`-c`); the port, address and store given here override what it says. */
+  config?: string;
+  /** Extra environment for nats-server (values a configuration file refers to as `$NAME`). */
+  env?: Record<string, string>;
 }
 
 export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServerHandle> {
@@ -118,7 +122,10 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
 
   const start = () =>
     new Promise<void>((res, rej) => {
-      proc = spawnTied(bin, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir]);
+      const config = opts.config === undefined ? [] : ["-c", opts.config];
+      proc = spawnTied(bin, [...config, "-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir], {
+        env: { ...process.env, ...opts.env },
+      });
       let seen = "";
       const timer = setTimeout(() => rej(new Error(`nats-server did not become ready in 30 s:\n${seen.slice(-2000)}`)), 30_000);
       const onData = (chunk: Buffer) => {

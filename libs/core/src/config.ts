@@ -230,6 +230,8 @@ export function loadConfig<S extends Spec>(spec: S, env: Env = process.env): Con
 /** Settings every service shares (docs/CONFIG.md). */
 export const commonSpec = {
   NATS_URL: natsServers("nats://127.0.0.1:4222"),
+  NATS_USER: str(),
+  NATS_PASSWORD: secretToken(16),
   HOST: host("0.0.0.0"),
   LOG_LEVEL: oneOf("info", ["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
   SWITCHBOARD_MASTER_KEY: masterKey(),

@@ -29,6 +29,8 @@ export const REVOCATION_TTL_MS = 31 * 86_400_000;
 
 export interface ConnectOptions {
   servers: string[];
+  user?: string | undefined;
+  pass?: string | undefined;
   name: string;
   log: Logger;
 }
@@ -41,6 +43,7 @@ export async function connectNats(opts: ConnectOptions, signal: AbortSignal): Pr
     try {
       const nc = await connect({
         servers: opts.servers,
+        ...(opts.user !== undefined ? { user: opts.user, pass: opts.pass ?? "" } : {}),
         name: opts.name,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,

@@ -5,6 +5,7 @@
 import { unavailable } from "@switchboard/protocol";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Registry } from "prom-client";
+import { ConfigError } from "./config.js";
 import { connectNats } from "./nats.js";
 import type { Logger } from "./logger.js";
 import { natsConnectionMetrics } from "./metrics.js";
@@ -34,6 +35,9 @@ export function readyRuntime<T>(deps: T): NatsRuntime<T> {
 
 export function startNatsRuntime<T>(opts: {
   servers: string[];
+  /** NATS_USER / NATS_PASSWORD, when the server requires credentials. */
+  user?: string | undefined;
+  pass?: string | undefined;
   name: string;
   log: Logger;
   signal: AbortSignal;
@@ -41,6 +45,7 @@ export function startNatsRuntime<T>(opts: {
   /** Where to count the connection's disconnects and reconnects (switchboard_nats_*_total). */
   registry?: Registry;
 }): NatsRuntime<T> {
+  if (opts.pass !== undefined && opts.user === undefined) throw new ConfigError("NATS_PASSWORD", "is set without NATS_USER; set both");
   const counts = opts.registry === undefined ? undefined : natsConnectionMetrics(opts.registry);
   let nc: NatsConnection | undefined;
   let deps: T | undefined;
@@ -54,7 +59,7 @@ export function startNatsRuntime<T>(opts: {
   readyPromise.catch(() => undefined);
 
   const boot = async (): Promise<void> => {
-    nc = await connectNats({ servers: opts.servers, name: opts.name, log: opts.log }, opts.signal);
+    nc = await connectNats({ servers: opts.servers, user: opts.user, pass: opts.pass, name: opts.name, log: opts.log }, opts.signal);
     connected = true;
     void (async () => {
       for await (const s of nc.status()) {

@@ -28,6 +28,15 @@ export const VARIABLES: Readonly<Record<string, KnownVariable>> = {
     description:
       "The NATS server(s) to connect to. Services retry until one answers (not ready meanwhile). The launcher starts an embedded nats-server when it is unset.",
   },
+  NATS_USER: {
+    readers: SERVICES,
+    description:
+      "The service's NATS user, with NATS_PASSWORD. Production gives each service its own user allowed only its subjects (deploy/nats/users.conf, docs/SECURITY.md); unset: no credentials.",
+  },
+  NATS_PASSWORD: {
+    readers: SERVICES,
+    description: "NATS_USER's password (at least 16 characters). Never logged.",
+  },
   HOST: { readers: SERVICES, description: "Address the HTTP/WebSocket listener binds (the launcher passes 127.0.0.1)." },
   PORT: { readers: SERVICES, description: "Port the HTTP/WebSocket listener binds." },
   LOG_LEVEL: { readers: [...SERVICES, "launcher"], description: "Least level of the JSON log lines written to stdout." },

@@ -48,6 +48,8 @@ runService(SERVICE, async (signal) => {
 
   const nats = startNatsRuntime<GatewayDeps>({
     servers: config.NATS_URL,
+    user: config.NATS_USER,
+    pass: config.NATS_PASSWORD,
     name: SERVICE,
     log,
     signal,
