@@ -12,7 +12,7 @@ import type { Cluster } from "./helpers/cluster.js";
 import { openSocket, type TestSocket } from "./helpers/ws.js";
 import { api, splitKey } from "./helpers/auth.js";
 import { createAppKey, startVendorCluster } from "./helpers/vendors.js";
-import { verifyClientToken } from "../services/auth/src/vendors/opentok/clienttoken.js";
+import { verifyClientToken } from "@switchboard/core";
 
 let cluster: Cluster;
 let ot: OpenTok;
@@ -50,7 +50,7 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
   throw new Error("expected the call to reject");
 }
 
-/** A socket in the session with a native session token (the gateway does not take OpenTok client tokens yet). */
+/** A socket in the session with a native session token (OpenTok client tokens: vendor-gateway-tokens.test.ts). */
 async function sessionSocket(sessionId: string): Promise<{ socket: TestSocket; connectionId: string }> {
   const res = await api(cluster.url("auth"), "POST", `/v1/sessions/${sessionId}/tokens`, {
     auth: `Bearer ${cluster.devKey}`,

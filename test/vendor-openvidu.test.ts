@@ -1,7 +1,7 @@
 /**
  * The OpenVidu drop-in with the real, unmodified openvidu-node-client 2.32 against real services: only the URL and
  * the secret (the Switchboard API key) set. Sessions, connections and tokens through the client; a native socket
- * connecting with a connection's token (a connect URL); force-unpublish (mute) and force-disconnect taking effect on
+ * connecting with a connection's token (a connect URL), its connectionId the connection's id; force-unpublish (mute) and force-disconnect taking effect on
  * that socket; every error status the client can see (it rejects with Error("<status>")).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -63,6 +63,7 @@ describe("openvidu-node-client against Switchboard", () => {
     const a = connect(alice.token);
     const connected = await a.waitFor((f) => f.type === "connected");
     expect(connected["clientId"]).toBe(alice.connectionId);
+    expect(connected["connectionId"]).toBe(alice.connectionId);
     const b = connect(bobToken);
     await b.waitFor((f) => f.type === "connected");
     expect((await b.request("subscribe", { room: "session:ov-room-1" }))["ok"]).toBe(true);

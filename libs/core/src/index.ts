@@ -24,3 +24,5 @@ export * from "./ratelimit.js";
 export * from "./natserrors.js";
 export * from "./historyclient.js";
 export * from "./tracing.js";
+export * from "./opentok/clienttoken.js";
+export * from "./opentok/sessionid.js";

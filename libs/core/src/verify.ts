@@ -36,7 +36,9 @@ export type VerifyFailureReason =
   | "not_yet_valid"
   | "claims"
   | "revoked"
-  | "key_deleted";
+  | "key_deleted"
+  /** A vendor token (OpenTok) for a session that does not exist in the key's app, or no longer does. */
+  | "unknown_session";
 
 export class TokenError extends SwitchboardError {
   constructor(
@@ -48,7 +50,9 @@ export class TokenError extends SwitchboardError {
 
   get closeCode(): number {
     if (this.reason === "expired") return CloseCode.TOKEN_EXPIRED;
-    return this.reason === "revoked" || this.reason === "key_deleted" ? CloseCode.KICKED : CloseCode.TOKEN_INVALID;
+    return this.reason === "revoked" || this.reason === "key_deleted" || this.reason === "unknown_session"
+      ? CloseCode.KICKED
+      : CloseCode.TOKEN_INVALID;
   }
 }
 

@@ -22,6 +22,8 @@ export interface GatewayDeps {
   revocations: RevocationRegistry;
   /** The presence bucket (Buckets.presence). */
   presence: KV;
+  /** The sessions bucket (Buckets.sessions): OpenTok client tokens are accepted only for sessions that exist. */
+  sessions: KV;
   /** Client publishes: acked only once JetStream stored them, refused at once while NATS is disconnected. */
   publisher: AckPublisher;
   /** Per-app socket limits (app records over the limits below), resolved once per socket at upgrade. */

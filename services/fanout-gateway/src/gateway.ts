@@ -138,6 +138,9 @@ export class Gateway {
       return;
     }
     c.socket = ws;
+    // A connection id known before the socket (OpenVidu's con_…) names one socket: a newer one replaces the older.
+    const older = this.byId.get(c.id);
+    if (older !== undefined) this.end(older, CloseCode.KICKED, "replaced by a newer socket of the same connection");
     this.conns.add(c);
     this.byId.set(c.id, c);
     this.o.metrics.connections.inc({ protocol: c.adapter.name });
@@ -162,7 +165,7 @@ export class Gateway {
     const layer = this.layer;
     // Sockets open only once the layer exists (the upgrade refuses before).
     if (!wasOpen || layer === undefined) return;
-    this.byId.delete(c.id);
+    if (this.byId.get(c.id) === c) this.byId.delete(c.id);
     if (!c.closed) this.o.metrics.closes.inc({ code: String(code) });
     c.closed = true;
     this.o.metrics.connections.dec({ protocol: c.adapter.name });

@@ -59,7 +59,7 @@ runService(SERVICE, async (signal) => {
       const js = jetstream(nc);
       const b = await openBuckets(
         js,
-        [Buckets.keys, Buckets.revocations, Buckets.presence, Buckets.moderation, Buckets.apps, Buckets.rooms],
+        [Buckets.keys, Buckets.revocations, Buckets.presence, Buckets.moderation, Buckets.apps, Buckets.rooms, Buckets.sessions],
         config.SWITCHBOARD_REPLICAS,
       );
       const keys = new KeyRegistry(b[Buckets.keys], box, log);
@@ -75,7 +75,19 @@ runService(SERVICE, async (signal) => {
       await apps.start(signal);
       const roomChat = new RoomChatRegistry(b[Buckets.rooms], log);
       await roomChat.start(signal);
-      return { nc, js, jsm, keys, revocations, presence: b[Buckets.presence], publisher, mutes, apps, roomChat };
+      return {
+        nc,
+        js,
+        jsm,
+        keys,
+        revocations,
+        presence: b[Buckets.presence],
+        sessions: b[Buckets.sessions],
+        publisher,
+        mutes,
+        apps,
+        roomChat,
+      };
     },
   });
 

@@ -7,8 +7,8 @@
  * (not ready, NATS unavailable) a 503 with Retry-After.
  */
 import { randomBytes } from "node:crypto";
-import { CloseCode, SwitchboardError } from "@switchboard/protocol";
-import { TokenError, verifyToken, verifyTokenCached, type Logger, type VerifiedToken } from "@switchboard/core";
+import { CloseCode, SwitchboardError, type TokenClaims } from "@switchboard/protocol";
+import { TokenError, sessionOf, verifyToken, verifyTokenCached, type Logger, type VerifiedToken } from "@switchboard/core";
 import type { ProtocolAdapter } from "./adapters/adapter.js";
 import { ivsAdapter } from "./adapters/ivs.js";
 import { nativeAdapter } from "./adapters/native.js";
@@ -19,6 +19,7 @@ import { writeError } from "./http.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { originIn } from "./origin.js";
 import type { HttpRequest, HttpResponse } from "./uws.js";
+import { isOpenTokToken, verifyOpenTokToken } from "./vendortokens.js";
 
 /** The wire protocols, by the path a socket connects at (gateway.ts): native at WS_PATH, IVS chat at `/`. */
 export type SocketProtocol = "native" | "ivs";
@@ -49,6 +50,26 @@ function connectionId(): string {
   return idPool.toString("base64url", idAt - ID_BYTES, idAt);
 }
 
+/** A query parameter, "" when absent (uWS answers undefined then, whatever its typings say). */
+function queryParam(req: HttpRequest, name: string): string {
+  const v = req.getQuery(name) as string | undefined;
+  return v ?? "";
+}
+
+/** An OpenVidu connection id (auth's `con_…`, the clientId of its token). */
+const OPENVIDU_CONNECTION_ID = /^con_[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * The socket's connectionId: a session token's OpenVidu connection id (known since the app created the connection,
+ * so that OpenVidu REST calls name this socket; docs/VENDORS.md), else a fresh random one.
+ */
+function connectionIdOf(claims: TokenClaims): string {
+  const clientId = claims.clientId;
+  if (clientId !== undefined && clientId.startsWith("con_") && OPENVIDU_CONNECTION_ID.test(clientId) && sessionOf(claims) !== undefined)
+    return clientId;
+  return connectionId();
+}
+
 /** Answers the upgrade; `deps` is undefined while the gateway cannot accept sockets (not ready, or draining). */
 export function upgradeSocket(
   res: HttpResponse,
@@ -65,7 +86,11 @@ export function upgradeSocket(
   // An IVS chat client offers its token as the only subprotocol; the handshake must echo it.
   const offered = req.getHeader("sec-websocket-protocol");
   const protocol = kind === "ivs" ? (offered.split(",")[0] ?? "").trim() : offered;
-  const token = kind === "ivs" ? protocol : req.getQuery("token");
+  const token = kind === "ivs" ? protocol : queryParam(req, "token");
+  // An OpenVidu connect URL names its session: the token must be for that session.
+  const sessionId = kind === "ivs" ? "" : queryParam(req, "sessionId");
+  // OpenTok client tokens signed by the opentok SDK (docs/VENDORS.md) are verified by vendortokens.ts.
+  const openTok = kind === "native" && isOpenTokToken(token);
   const extensions = req.getHeader("sec-websocket-extensions");
   const adapter = ADAPTERS[kind];
   let aborted = false;
@@ -91,8 +116,13 @@ export function upgradeSocket(
       refuse(new SwitchboardError("unauthorized", message, { status: 403 }), "Forbidden");
       return;
     }
+    if (sessionId !== "" && sessionOf(v.claims) !== sessionId) {
+      o.metrics.verifyFailures.inc({ reason: "session" });
+      accept(refusedConn(CloseCode.TOKEN_INVALID, `the token is not for session ${sessionId.slice(0, 64)}`, adapter));
+      return;
+    }
     const fields = {
-      id: connectionId(),
+      id: connectionIdOf(v.claims),
       appId: v.key.appId,
       kid: v.key.kid,
       claims: v.claims,
@@ -131,7 +161,7 @@ export function upgradeSocket(
     accept(refusedConn(te?.closeCode ?? CloseCode.TOKEN_INVALID, te?.message ?? "token could not be verified", adapter));
   };
   const registries = { keys: deps.keys, revocations: deps.revocations };
-  if (kind === "native") {
+  if (kind === "native" && !openTok) {
     // The connect hot path: with the signing key and the app's limits in memory (every connect after an app's
     // first), the token is verified and the socket accepted in this call, which uWS corks, with no promise between.
     let v: VerifiedToken | undefined;
@@ -150,7 +180,7 @@ export function upgradeSocket(
   res.onAborted(() => {
     aborted = true;
   });
-  verifyToken(token, registries).then(
+  (openTok ? verifyOpenTokToken(token, deps) : verifyToken(token, registries)).then(
     (v) =>
       deps.apps.get(v.key.appId).then(
         (limits) => admit(v, limits),

@@ -8,7 +8,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { ResolvedKey } from "@switchboard/core";
 import { VendorError } from "../errors.js";
-import { CLOCK_SKEW_S } from "./clienttoken.js";
+import { CLOCK_SKEW_S } from "@switchboard/core";
 
 /** The longest lifetime accepted for a REST auth JWT (the SDK makes 300 s ones). */
 export const PROJECT_JWT_MAX_LIFETIME_S = 3600;

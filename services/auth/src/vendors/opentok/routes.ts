@@ -17,7 +17,7 @@ import { VendorError, vendorScope } from "../errors.js";
 import type { VendorOptions } from "../options.js";
 import { storeRoomMessage } from "../store.js";
 import { verifyProjectJwt } from "./projectauth.js";
-import { OPENTOK_API_KEY_MAX, mintSessionId } from "./sessionid.js";
+import { OPENTOK_API_KEY_MAX, mintSessionId } from "@switchboard/core";
 
 /** Signal limits of the OpenTok REST API: type ≤ 128 characters, data ≤ 8 KB. */
 export const SIGNAL_TYPE_MAX = 128;

@@ -4,7 +4,8 @@
  * tests and tools, decode) and a verifier the gateway can use at the upgrade: signature with the apiKey's secret,
  * `scope`, role, connection data size, expiry (at most 30 days after creation), and that the session id embeds the
  * signing apiKey. Whether the session exists in that app is the caller's check (it needs the sessions bucket).
- * No I/O here; the secret comes from a lookup the caller provides.
+ * No I/O here; the secret comes from a lookup the caller provides. Used by auth (tests and tools) and by the
+ * gateway, which accepts these tokens at its upgrade (docs/VENDORS.md).
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { DATA_MAX, MAX_EXPIRES_IN } from "@switchboard/protocol";
@@ -13,7 +14,7 @@ import { apiKeyOfSessionId } from "./sessionid.js";
 export const OPENTOK_ROLES = ["publisher", "publisheronly", "subscriber", "moderator"] as const;
 export type OpenTokRole = (typeof OPENTOK_ROLES)[number];
 /** Switchboard's role for each OpenTok role (publisheronly publishes, so it is a publisher). */
-export const ROLE_OF: Readonly<Record<OpenTokRole, "publisher" | "subscriber" | "moderator">> = {
+export const OPENTOK_ROLE_OF: Readonly<Record<OpenTokRole, "publisher" | "subscriber" | "moderator">> = {
   publisher: "publisher",
   publisheronly: "publisher",
   subscriber: "subscriber",
@@ -199,7 +200,7 @@ export async function verifyClientToken(
     apiKey: d.apiKey,
     sessionId,
     role: role as OpenTokRole,
-    switchboardRole: ROLE_OF[role as OpenTokRole],
+    switchboardRole: OPENTOK_ROLE_OF[role as OpenTokRole],
     connectionData: data,
     createTime,
     expireTime,
