@@ -87,10 +87,22 @@ export class KeyRegistry implements ApiKeyAuthenticator {
     return this.cache.get(kid);
   }
 
+  /** Reads in flight by kid: a burst of connects with a key not cached yet reads it once, not once per connect. */
+  private readonly loading = new Map<string, Promise<ResolvedKey | undefined>>();
+
   /** The key for `appId.keyId`, loaded from KV on a cache miss; undefined when it does not exist. */
-  async get(kid: string): Promise<ResolvedKey | undefined> {
+  get(kid: string): Promise<ResolvedKey | undefined> {
     const hit = this.cache.get(kid);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) return Promise.resolve(hit);
+    let p = this.loading.get(kid);
+    if (p === undefined) {
+      p = this.load(kid).finally(() => this.loading.delete(kid));
+      this.loading.set(kid, p);
+    }
+    return p;
+  }
+
+  private async load(kid: string): Promise<ResolvedKey | undefined> {
     const missAt = this.misses.get(kid);
     if (missAt !== undefined && Date.now() - missAt < NEGATIVE_TTL_MS) return undefined;
     let entry;

@@ -63,10 +63,22 @@ export class AppLimitsRegistry {
     return this.cache.get(appId)?.limits;
   }
 
+  /** Reads in flight by app: a burst of first connects of an app reads its record once. */
+  private readonly loading = new Map<string, Promise<SocketLimits>>();
+
   /** The limits of `appId`, from the cache or read once from KV. Throws when KV cannot be read. */
-  async get(appId: string): Promise<SocketLimits> {
+  get(appId: string): Promise<SocketLimits> {
     const hit = this.cache.get(appId);
-    if (hit !== undefined) return hit.limits;
+    if (hit !== undefined) return Promise.resolve(hit.limits);
+    let p = this.loading.get(appId);
+    if (p === undefined) {
+      p = this.load(appId).finally(() => this.loading.delete(appId));
+      this.loading.set(appId, p);
+    }
+    return p;
+  }
+
+  private async load(appId: string): Promise<SocketLimits> {
     const e = await this.kv.get(KvKeys.app(appId));
     return this.store(appId, e?.revision ?? 0, hasValue(e) ? e.value : undefined);
   }

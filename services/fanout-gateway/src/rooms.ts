@@ -60,6 +60,7 @@ export class Room {
   private healDone: Promise<void> = Promise.resolve();
   private held: LiveEntry[] = [];
   readonly ready: Promise<void>;
+  private endLookup: Promise<number> | undefined;
 
   constructor(
     readonly app: string,
@@ -69,7 +70,21 @@ export class Room {
     this.roomJson = JSON.stringify(name);
     this.key = topicAll(app, name);
     this.sub = deps.nc.subscribe(Subjects.live(app, name), { callback: (err, msg) => this.onMsg(err, msg) });
-    this.ready = deps.nc.flush();
+    this.ready = flushSoon(deps.nc);
+  }
+
+  /**
+   * Where a subscribe without a resume point starts: the newest offset this room delivered when it has one (its live
+   * subscription was up before, so anything stored later still reaches the new socket through the topic), else the
+   * stream's answer from `lookup`, one lookup shared by the subscribes that ask at once. With many subscribers per
+   * room only the first costs a JetStream request.
+   */
+  endOffset(lookup: () => Promise<number>): Promise<number> {
+    if (this.lastOffset > 0) return Promise.resolve(this.lastOffset);
+    this.endLookup ??= lookup().finally(() => {
+      this.endLookup = undefined;
+    });
+    return this.endLookup;
   }
 
   private onMsg(err: Error | null, msg: Msg): void {
@@ -185,6 +200,25 @@ export class Room {
   }
 }
 
+/**
+ * One flush (PING/PONG) for every room subscribed in the same event-loop turn, sent after all of their SUBs: a room
+ * is ready once nats-server has its subscription, and ten thousand new rooms do not need ten thousand PINGs.
+ */
+const flushes = new WeakMap<NatsConnection, Promise<void>>();
+
+function flushSoon(nc: NatsConnection): Promise<void> {
+  let p = flushes.get(nc);
+  if (p === undefined) {
+    p = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      // Rooms made from now on are behind this PING: they get the next flush.
+      flushes.delete(nc);
+      return nc.flush();
+    });
+    flushes.set(nc, p);
+  }
+  return p;
+}
+
 /** The newest live entries of a room, oldest first, in a fixed circular buffer (no shifting per message). */
 export class LiveRing {
   private readonly items: Array<LiveEntry | undefined>;
@@ -192,7 +226,9 @@ export class LiveRing {
   private count = 0;
 
   constructor(private readonly capacity: number) {
-    this.items = new Array<LiveEntry | undefined>(capacity);
+    // Grows as entries come (until full, `start` is 0 and entries sit at 0..count-1): a quiet room does not hold a
+    // 2048-slot array (16 KB), which was most of what a room cost the gateway.
+    this.items = [];
   }
 
   get length(): number {

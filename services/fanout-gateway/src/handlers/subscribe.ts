@@ -6,7 +6,7 @@
  */
 import { SwitchboardError, type EmptyResult, type RequestOf, type StoredMessage, type SubscribeResult } from "@switchboard/protocol";
 import { own, type Conn, type RoomSub } from "../connection.js";
-import { liveEntryFromStored } from "../rooms.js";
+import { liveEntryFromStored, type Room } from "../rooms.js";
 import { topicEvent, topicMeta, topicPresence } from "../topics.js";
 import { requireCap, type HandlerContext } from "./context.js";
 
@@ -32,7 +32,7 @@ export async function subscribe(ctx: HandlerContext, conn: Conn, req: RequestOf<
   let handedOver = false;
   try {
     await room.ready;
-    const { from, recovered, replay: replayed } = await startOf(ctx, conn.appId, req);
+    const { from, recovered, replay: replayed } = await startOf(ctx, conn.appId, req, room);
     let replay = replayed;
     if (conn.closed) return { room: req.room, offset: from, recovered };
     // A heal in progress would re-deliver what the replay already holds: let it finish first.
@@ -84,7 +84,7 @@ export async function subscribe(ctx: HandlerContext, conn: Conn, req: RequestOf<
 }
 
 /** Where the socket's stream starts: the room's current end, or the client's resume point with its replay. */
-async function startOf(ctx: HandlerContext, app: string, req: RequestOf<"subscribe">): Promise<Start> {
+async function startOf(ctx: HandlerContext, app: string, req: RequestOf<"subscribe">, room: Room): Promise<Start> {
   const since = req.since;
   if (since !== undefined && "offset" in since) {
     const r = await replayAfter(ctx, app, req.room, since.offset);
@@ -97,7 +97,7 @@ async function startOf(ctx: HandlerContext, app: string, req: RequestOf<"subscri
     const first = replay[0];
     return { from: first !== undefined ? first.offset - 1 : await ctx.offsets.last(app, req.room), replay, recovered: true };
   }
-  return { from: await ctx.offsets.last(app, req.room), replay: [], recovered: false };
+  return { from: await room.endOffset(() => ctx.offsets.last(app, req.room)), replay: [], recovered: false };
 }
 
 /**
