@@ -10,6 +10,7 @@ import { Emitter } from "./emitter.js";
 import { Room, type RequestOptions, type RoomLink } from "./room.js";
 import { PubSub, type PubSubScope } from "./pubsub.js";
 import { OPEN, createSocket, frameText, type SocketLike } from "./socket.js";
+import { PendingRequests, type Pending } from "./pending.js";
 
 export type ConnectionState = "disconnected" | "connecting" | "connected" | "reconnecting" | "closed";
 
@@ -37,15 +38,6 @@ export interface ClientEvents extends Record<string, unknown[]> {
   refreshed: [number];
 }
 
-interface Pending {
-  type: RequestType;
-  fields: object;
-  retry: boolean;
-  resolve: (value: never) => void;
-  reject: (err: unknown) => void;
-  timer?: ReturnType<typeof setTimeout>;
-}
-
 /** Close codes after which reconnecting with the same credentials cannot succeed. */
 const FATAL_CLOSES: ReadonlySet<number> = new Set([
   CloseCode.TOKEN_INVALID,
@@ -62,9 +54,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   private token: string | undefined;
   private tokenExpiresAt: number | undefined;
   private readonly rooms = new Map<string, Room>();
-  private readonly inflight = new Map<number, Pending>();
-  private queue: Pending[] = [];
-  private nextId = 1;
+  private readonly pending = new PendingRequests(() => this.options.requestTimeoutMs ?? 15_000);
   private attempts = 0;
   private everConnected = false;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
@@ -161,7 +151,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     return new Promise<ResultOf<K>>((resolve, reject) => {
       const p: Pending = { type, fields, retry: options.retry ?? true, resolve, reject };
       if (this._state === "connected") this.send(p);
-      else this.queue.push(p);
+      else this.pending.wait(p);
     });
   }
 
@@ -239,15 +229,11 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
         this.onConnected(frame);
         return;
       case "reply": {
-        const p = frame.id === null ? undefined : this.inflight.get(frame.id);
-        if (p === undefined) {
-          if (!frame.ok) this.reportError(new SwitchboardError(frame.error.code, frame.error.message));
-          return;
-        }
-        this.inflight.delete(frame.id as number);
-        if (p.timer !== undefined) clearTimeout(p.timer);
-        if (frame.ok) p.resolve(frame.result as never);
-        else p.reject(new SwitchboardError(frame.error.code, frame.error.message));
+        const outcome = frame.ok
+          ? { ok: true as const, result: frame.result }
+          : { ok: false as const, error: new SwitchboardError(frame.error.code, frame.error.message) };
+        // An error reply to no request (a frame the gateway could not read) is reported, not lost.
+        if (!this.pending.settle(frame.id, outcome) && !outcome.ok) this.reportError(outcome.error);
         return;
       }
       case "message":
@@ -274,9 +260,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.startHeartbeat(frame.heartbeatMs);
     for (const room of this.rooms.values()) room.resume();
     for (const room of this.rooms.values()) room.presence.rejoin();
-    const queued = this.queue;
-    this.queue = [];
-    for (const p of queued) this.send(p);
+    for (const p of this.pending.takeQueued()) this.send(p);
     const waiters = this.connectWaiters;
     this.connectWaiters = [];
     for (const w of waiters) w.resolve();
@@ -287,12 +271,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.detach();
     if (this._state === "closed") return;
     for (const room of this.rooms.values()) room.dropped();
-    for (const [id, p] of this.inflight) {
-      this.inflight.delete(id);
-      if (p.timer !== undefined) clearTimeout(p.timer);
-      if (p.retry) this.queue.push(p);
-      else p.reject(new SwitchboardError("unavailable", `connection lost before the reply to ${p.type}; retry`));
-    }
+    this.pending.connectionLost();
     const expired = code === CloseCode.TOKEN_EXPIRED;
     if (FATAL_CLOSES.has(code) || (expired && this.options.getToken === undefined)) {
       const err = new SwitchboardError("unauthorized", `the gateway closed the connection (${code}${reason ? `: ${reason}` : ""})`);
@@ -332,13 +311,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   }
 
   private failAll(err: unknown): void {
-    for (const [, p] of this.inflight) {
-      if (p.timer !== undefined) clearTimeout(p.timer);
-      p.reject(err);
-    }
-    this.inflight.clear();
-    for (const p of this.queue) p.reject(err);
-    this.queue = [];
+    this.pending.failAll(err);
     for (const room of this.rooms.values()) room.fail(err);
     const waiters = this.connectWaiters;
     this.connectWaiters = [];
@@ -347,19 +320,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
 
   private send(p: Pending): void {
     const ws = this.ws;
-    if (ws === undefined || ws.readyState !== OPEN) {
-      this.queue.push(p);
-      return;
-    }
-    const id = this.nextId++;
-    this.inflight.set(id, p);
-    const timeout = this.options.requestTimeoutMs ?? 15_000;
-    p.timer = setTimeout(() => {
-      if (this.inflight.get(id) !== p) return;
-      this.inflight.delete(id);
-      p.reject(new SwitchboardError("unavailable", `no reply to ${p.type} within ${timeout} ms; retry`));
-    }, timeout);
-    ws.send(JSON.stringify({ ...p.fields, type: p.type, id }));
+    if (ws === undefined || ws.readyState !== OPEN) this.pending.wait(p);
+    else this.pending.send(p, (text) => ws.send(text));
   }
 
   /** Pings every heartbeatMs; a ping without a reply within the next interval means the link is dead: reconnect. */
