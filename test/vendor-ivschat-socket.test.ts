@@ -23,7 +23,7 @@ import { DeleteMessageRequest, DisconnectUserRequest, SendMessageRequest, type C
 import type { Cluster } from "./helpers/cluster.js";
 import { issueToken, publishHttp } from "./helpers/cluster.js";
 import { splitKey } from "./helpers/auth.js";
-import { chatRoom, connected, type ChatToken, type TestChatRoom } from "./helpers/ivschat.js";
+import { chatRoom, chatTokenOf, connected, type ChatToken, type TestChatRoom } from "./helpers/ivschat.js";
 import { startVendorCluster } from "./helpers/vendors.js";
 
 let cluster: Cluster;
@@ -57,11 +57,7 @@ async function chatToken(
   const t = await ivs.send(
     new CreateChatTokenCommand({ roomIdentifier, userId, capabilities, ...(attributes !== undefined ? { attributes } : {}) }),
   );
-  return {
-    token: t.token ?? "",
-    ...(t.tokenExpirationTime !== undefined ? { tokenExpirationTime: t.tokenExpirationTime } : {}),
-    ...(t.sessionExpirationTime !== undefined ? { sessionExpirationTime: t.sessionExpirationTime } : {}),
-  };
+  return chatTokenOf(t);
 }
 
 /** A connected ChatRoom whose provider mints a fresh chat token each time it is asked. */

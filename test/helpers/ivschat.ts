@@ -100,3 +100,16 @@ export async function connected(t: TestChatRoom): Promise<void> {
   const r = await Promise.race([t.waitFor("connect"), t.waitFor("disconnect")]);
   if (r.kind === "disconnect") throw new Error(`chat room disconnected: ${r.reason}`);
 }
+
+/** A CreateChatToken output as the client's token provider hands it over. */
+export function chatTokenOf(out: {
+  token?: string | undefined;
+  tokenExpirationTime?: Date | undefined;
+  sessionExpirationTime?: Date | undefined;
+}): ChatToken {
+  return {
+    token: out.token ?? "",
+    ...(out.tokenExpirationTime !== undefined ? { tokenExpirationTime: out.tokenExpirationTime } : {}),
+    ...(out.sessionExpirationTime !== undefined ? { sessionExpirationTime: out.sessionExpirationTime } : {}),
+  };
+}
