@@ -7,6 +7,7 @@ import { cpuSeconds } from "../lib.js";
 import { sumCounters, type LoadPool } from "./pool.js";
 import { nth, type ExpectResult, type SubscribeResult } from "./protocol.js";
 import { percentile, record, type Figures } from "./report.js";
+import { pairedLatency } from "./latency.js";
 import { publish, rssBytes, type Server, type Stack } from "./stack.js";
 
 export interface Ctx {
@@ -77,7 +78,10 @@ async function deliver(
   };
 }
 
-/** Scenario 1: one room × `sockets` subscribers; max rate (deliveries/s), then `rate` msg/s (p50/p99). */
+/**
+ * Scenario 1: one room × `sockets` subscribers: max rate (deliveries/s), each server alone with the shared load
+ * workers; then `rate` msg/s (p50/p99) with both servers side by side (latency.ts).
+ */
 export async function oneRoom(ctx: Ctx, o: { sockets: number; burst: number; rate: number; paced: number }): Promise<void> {
   for (const kind of ["gateway", "bare"] as const) {
     const servers = await ctx.servers(kind);
@@ -90,15 +94,10 @@ export async function oneRoom(ctx: Ctx, o: { sockets: number; burst: number; rat
       name,
       await deliver(ctx, servers, { prefix: "one", rooms: 1, count: o.burst, perSocket: o.burst }),
     );
-    record(
-      "1 one room",
-      `${o.rate} msg/s × ${o.sockets} subscribers`,
-      name,
-      await deliver(ctx, servers, { prefix: "one", rooms: 1, count: o.paced, perSocket: o.paced, rate: o.rate }),
-    );
     await ctx.pool.closeAll();
     for (const s of servers) await s.stop();
   }
+  await pairedLatency(ctx, { sockets: o.sockets, rate: o.rate, paced: o.paced, workers: Math.max(1, Math.floor(ctx.pool.size / 2)) });
 }
 
 /** Scenario 2: `rooms` rooms × `subs` subscribers on `sockets` sockets: set-up rate, memory per room, deliveries. */
