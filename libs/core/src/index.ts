@@ -26,3 +26,4 @@ export * from "./historyclient.js";
 export * from "./tracing.js";
 export * from "./opentok/clienttoken.js";
 export * from "./opentok/sessionid.js";
+export * from "./service.js";

@@ -4,19 +4,16 @@ import {
   KeyRegistry,
   STREAM_ROOMS,
   createAckPublisher,
-  SecretBox,
-  createLogger,
-  createRegistry,
   jetstream,
   jetstreamManager,
-  loadConfig,
   natsModeration,
   openBuckets,
   readPresence,
-  resolveMasterKey,
   runService,
   startNatsRuntime,
-  warnUnknownSettings,
+  serviceBase,
+  natsOptions,
+  httpRunning,
 } from "@switchboard/core";
 import { buildAuthApp } from "./app.js";
 import type { AuthDeps } from "./deps.js";
@@ -31,12 +28,9 @@ import { VENDOR_STORE_TIMEOUT_MS } from "./vendors/store.js";
 const SERVICE = "auth";
 
 runService(SERVICE, async (signal) => {
-  const config = loadConfig(authSpec);
+  const base = serviceBase(SERVICE, authSpec);
+  const { config, log, registry, box } = base;
   const devKey = config.SWITCHBOARD_DEV_KEY;
-  const log = createLogger(SERVICE, config.LOG_LEVEL);
-  warnUnknownSettings(log);
-  const registry = createRegistry(SERVICE);
-  const box = new SecretBox(resolveMasterKey(config.SWITCHBOARD_MASTER_KEY, log));
   if (config.SWITCHBOARD_ADMIN_TOKEN === undefined) log.warn("SWITCHBOARD_ADMIN_TOKEN is not set: the admin API is disabled");
   if (config.SWITCHBOARD_TOKEN_BURST < MAX_TOKENS_PER_CALL)
     log.warn(
@@ -45,13 +39,7 @@ runService(SERVICE, async (signal) => {
     );
 
   const nats = startNatsRuntime<AuthDeps>({
-    servers: config.NATS_URL,
-    user: config.NATS_USER,
-    pass: config.NATS_PASSWORD,
-    name: SERVICE,
-    log,
-    signal,
-    registry,
+    ...natsOptions(base, signal),
     setup: async (nc) => {
       const js = jetstream(nc);
       const jsm = await jetstreamManager(nc);
@@ -105,11 +93,6 @@ runService(SERVICE, async (signal) => {
 
   return {
     log,
-    running: {
-      stop: async () => {
-        await app.close();
-        await nats.close();
-      },
-    },
+    running: httpRunning(app, nats),
   };
 });

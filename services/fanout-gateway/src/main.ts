@@ -4,18 +4,14 @@ import {
   KeyRegistry,
   RevocationRegistry,
   STREAM_ROOMS,
-  SecretBox,
   createAckPublisher,
-  createLogger,
-  createRegistry,
   jetstream,
   jetstreamManager,
-  loadConfig,
   openBuckets,
-  resolveMasterKey,
   runService,
   startNatsRuntime,
-  warnUnknownSettings,
+  serviceBase,
+  natsOptions,
 } from "@switchboard/core";
 import { AppLimitsRegistry } from "./apps.js";
 import { DEFAULT_LIMITS, type GatewayDeps, type GatewayLimits } from "./deps.js";
@@ -31,12 +27,9 @@ const SERVICE = "fanout-gateway";
 const PUBLISH_TIMEOUT_MS = 2000;
 
 runService(SERVICE, async (signal) => {
-  const config = loadConfig(gatewaySpec);
+  const base = serviceBase(SERVICE, gatewaySpec);
+  const { config, log, registry, box } = base;
   const uws = loadUws();
-  const log = createLogger(SERVICE, config.LOG_LEVEL);
-  warnUnknownSettings(log);
-  const registry = createRegistry(SERVICE);
-  const box = new SecretBox(resolveMasterKey(config.SWITCHBOARD_MASTER_KEY, log));
   // The defaults for apps without their own `limits` in their app record.
   const limits: GatewayLimits = {
     ...DEFAULT_LIMITS,
@@ -47,13 +40,7 @@ runService(SERVICE, async (signal) => {
   };
 
   const nats = startNatsRuntime<GatewayDeps>({
-    servers: config.NATS_URL,
-    user: config.NATS_USER,
-    pass: config.NATS_PASSWORD,
-    name: SERVICE,
-    log,
-    signal,
-    registry,
+    ...natsOptions(base, signal),
     setup: async (nc) => {
       const jsm = await jetstreamManager(nc);
       const js = jetstream(nc);

@@ -3,18 +3,15 @@ import {
   Buckets,
   KeyRegistry,
   RevocationRegistry,
-  SecretBox,
-  createLogger,
-  createRegistry,
   ensureRoomsStream,
   jetstream,
   jetstreamManager,
-  loadConfig,
   openBuckets,
-  resolveMasterKey,
   runService,
   startNatsRuntime,
-  warnUnknownSettings,
+  serviceBase,
+  natsOptions,
+  httpRunning,
 } from "@switchboard/core";
 import { buildHistoryApp } from "./app.js";
 import { createCachedReader } from "./cache.js";
@@ -32,21 +29,12 @@ import { createRoomState } from "./roomstate.js";
 const SERVICE = "history";
 
 runService(SERVICE, async (signal) => {
-  const config = loadConfig(historySpec);
-  const log = createLogger(SERVICE, config.LOG_LEVEL);
-  warnUnknownSettings(log);
-  const registry = createRegistry(SERVICE);
+  const base = serviceBase(SERVICE, historySpec);
+  const { config, log, registry, box } = base;
   const metrics = historyMetrics(registry);
-  const box = new SecretBox(resolveMasterKey(config.SWITCHBOARD_MASTER_KEY, log));
 
   const nats = startNatsRuntime<HistoryDeps>({
-    servers: config.NATS_URL,
-    user: config.NATS_USER,
-    pass: config.NATS_PASSWORD,
-    name: SERVICE,
-    log,
-    signal,
-    registry,
+    ...natsOptions(base, signal),
     setup: async (nc) => {
       const jsm = await jetstreamManager(nc);
       const stream = { maxAgeMs: config.SWITCHBOARD_RETENTION_MAX_AGE, maxMessagesPerRoom: config.SWITCHBOARD_RETENTION_MAX_MESSAGES };
@@ -75,11 +63,6 @@ runService(SERVICE, async (signal) => {
 
   return {
     log,
-    running: {
-      stop: async () => {
-        await app.close();
-        await nats.close();
-      },
-    },
+    running: httpRunning(app, nats),
   };
 });

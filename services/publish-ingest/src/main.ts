@@ -3,20 +3,17 @@ import {
   Buckets,
   KeyRegistry,
   STREAM_ROOMS,
-  SecretBox,
   createAckPublisher,
-  createLogger,
-  createRegistry,
   ensureRoomsStream,
   jetstream,
   jetstreamManager,
-  loadConfig,
   natsModeration,
   openBuckets,
-  resolveMasterKey,
   runService,
   startNatsRuntime,
-  warnUnknownSettings,
+  serviceBase,
+  natsOptions,
+  httpRunning,
 } from "@switchboard/core";
 import { buildIngestApp } from "./app.js";
 import { ingestSpec } from "./config.js";
@@ -28,20 +25,11 @@ import { STORE_TIMEOUT_MS } from "./store.js";
 const SERVICE = "publish-ingest";
 
 runService(SERVICE, async (signal) => {
-  const config = loadConfig(ingestSpec);
-  const log = createLogger(SERVICE, config.LOG_LEVEL);
-  warnUnknownSettings(log);
-  const registry = createRegistry(SERVICE);
-  const box = new SecretBox(resolveMasterKey(config.SWITCHBOARD_MASTER_KEY, log));
+  const base = serviceBase(SERVICE, ingestSpec);
+  const { config, log, registry, box } = base;
 
   const nats = startNatsRuntime<IngestDeps>({
-    servers: config.NATS_URL,
-    user: config.NATS_USER,
-    pass: config.NATS_PASSWORD,
-    name: SERVICE,
-    log,
-    signal,
-    registry,
+    ...natsOptions(base, signal),
     setup: async (nc) => {
       const jsm = await jetstreamManager(nc);
       await ensureRoomsStream(
@@ -75,11 +63,6 @@ runService(SERVICE, async (signal) => {
 
   return {
     log,
-    running: {
-      stop: async () => {
-        await app.close();
-        await nats.close();
-      },
-    },
+    running: httpRunning(app, nats),
   };
 });
