@@ -64,12 +64,15 @@ async function deliver(
   const counters = sumCounters(await ctx.pool.stats());
   const lat = got.flatMap((g) => g.latencies).sort((a, b) => a - b);
   const missing = got.reduce((a, g) => a + (g.target - g.messages), 0);
+  const serverCpu = cpu(pids) - c0;
   return {
+    subscribers: got.reduce((a, g) => a + g.target, 0) / o.perSocket,
     deliveries,
     "deliveries/s": deliveries / seconds,
+    "deliveries per server cpu-s": deliveries / serverCpu,
     "p50 ms": percentile(lat, 50),
     "p99 ms": percentile(lat, 99),
-    "server cpu µs/msg": ((cpu(pids) - c0) * 1e6) / o.count,
+    "server cpu µs/msg": (serverCpu * 1e6) / o.count,
     "nats cpu µs/msg": ((cpuSeconds(ctx.stack.nats.process.pid) - n0) * 1e6) / o.count,
     "client cpu s": cpu(clientPids) - l0,
     "frames/read": counters.frames / Math.max(1, counters.reads),
