@@ -44,15 +44,25 @@ const REASON: Readonly<Record<ClientTokenFailure, VerifyFailureReason>> = {
   wrong_session_owner: "claims",
 };
 
+/** Token headers seen with a `kid`: not OpenTok client tokens. */
+const KID_HEADERS = new Set<string>();
+
 /** Whether a token is an OpenTok client token (T1, or a JWT with `ist: "project"` and no `kid`), not a Switchboard one. */
 export function isOpenTokToken(token: string): boolean {
   if (token.startsWith(T1_PREFIX)) return true;
   const [h, p] = token.split(".", 3);
   if (h === undefined || p === undefined) return false;
+  // Every connect asks: a header already seen with a kid (a Switchboard token's, one per key) decides at once.
+  if (KID_HEADERS.has(h)) return false;
   try {
     const header = JSON.parse(Buffer.from(h, "base64url").toString("utf8")) as Record<string, unknown> | null;
+    if (header?.["kid"] !== undefined) {
+      if (KID_HEADERS.size >= 1000) KID_HEADERS.clear();
+      KID_HEADERS.add(h);
+      return false;
+    }
     const payload = JSON.parse(Buffer.from(p, "base64url").toString("utf8")) as Record<string, unknown> | null;
-    return header?.["kid"] === undefined && payload?.["ist"] === "project";
+    return payload?.["ist"] === "project";
   } catch {
     return false;
   }
