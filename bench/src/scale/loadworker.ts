@@ -141,7 +141,11 @@ function openOne(port: number, path: string, localAddress: string, sample: boole
     c.errors[k] = (c.errors[k] ?? 0) + 1;
     firstError ??= err.message;
   });
-  sock.on("close", () => finish(cl));
+  sock.on("close", () => {
+    // Closed by the server without a close frame (or after an error): counted, so no socket disappears unseen.
+    if (!cl.done) c.errors["closed without close frame"] = (c.errors["closed without close frame"] ?? 0) + 1;
+    finish(cl);
+  });
   return cl;
 }
 
