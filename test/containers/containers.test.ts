@@ -178,10 +178,24 @@ describe.skipIf(!engine.ok)("service images in containers", () => {
     }
   });
 
+  it("without SWITCHBOARD_MASTER_KEY the image (NODE_ENV=production) exits 2 naming it", async () => {
+    const bare = new ServiceContainer(image("auth"), { NATS_URL: natsUrl, PORT: String(await freePort()) }).withWaitStrategy(
+      new ExitedStrategy(),
+    );
+    const c = await bare.start();
+    const client = await getContainerRuntimeClient();
+    const info = await client.container.inspect(client.container.getById(c.getId()));
+    await c.stop().catch(() => undefined);
+    expect(info.State.ExitCode).toBe(2);
+    expect(bare.logs()).toMatch(/SWITCHBOARD_MASTER_KEY: is required when NODE_ENV=production/);
+  });
+
   it("a bad env value: the container exits 2 with a message naming the variable", async () => {
     const bad = new ServiceContainer(image("publish-ingest"), {
       NATS_URL: natsUrl,
       PORT: String(await freePort()),
+      // The images run with NODE_ENV=production, where a master key is required: give one so REPLICAS is the fault.
+      SWITCHBOARD_MASTER_KEY: env["SWITCHBOARD_MASTER_KEY"] ?? "",
       SWITCHBOARD_REPLICAS: "seven",
     }).withWaitStrategy(new ExitedStrategy());
     const c = await bad.start();
@@ -195,9 +209,11 @@ describe.skipIf(!engine.ok)("service images in containers", () => {
   it("unreachable NATS: the container stays up, logs it, is alive on /healthz and answers 503 on /readyz", async () => {
     const port = await freePort();
     const deadNats = `nats://127.0.0.1:${await freePort()}`;
-    const lonely = new ServiceContainer(image("history"), { NATS_URL: deadNats, PORT: String(port) }).withWaitStrategy(
-      Wait.forLogMessage(/cannot reach NATS yet/),
-    );
+    const lonely = new ServiceContainer(image("history"), {
+      NATS_URL: deadNats,
+      PORT: String(port),
+      SWITCHBOARD_MASTER_KEY: env["SWITCHBOARD_MASTER_KEY"] ?? "",
+    }).withWaitStrategy(Wait.forLogMessage(/cannot reach NATS yet/));
     const c = await lonely.start();
     try {
       expect(await status(`http://127.0.0.1:${port}/healthz`)).toBe(200);
