@@ -14,6 +14,8 @@ export interface AppLimits {
   publishBurst?: number;
   /** Outbound buffer past which a socket is closed with 4009. */
   maxOutboundBytes?: number;
+  /** Open sockets of the app on one gateway process (a flood from one app cannot take a gateway from the others). */
+  maxConnections?: number;
   /** Largest client frame; at most 64 KiB (uWS's payload limit is per process, so an app may only go lower). */
   maxFrameBytes?: number;
   /** Browser Origins (scheme://host[:port]) allowed to open sockets; replaces SWITCHBOARD_ALLOWED_ORIGINS for the app. */

@@ -102,6 +102,11 @@ export const VARIABLES: Readonly<Record<string, KnownVariable>> = {
     description:
       "Outbound buffer past which a socket is closed with 4009 (slow consumer); the default for apps without their own limits.maxOutboundBytes.",
   },
+  SWITCHBOARD_MAX_CONNECTIONS_PER_APP: {
+    readers: ["fanout-gateway"],
+    description:
+      "Open sockets one app may hold on one gateway process; a socket past it is closed with 1013 (try again later), so one app's flood cannot take a gateway from the others. The default for apps without their own limits.maxConnections.",
+  },
   SWITCHBOARD_ALLOWED_ORIGINS: {
     readers: ["fanout-gateway"],
     description:

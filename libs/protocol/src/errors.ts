@@ -40,6 +40,8 @@ export const CloseCode = {
   NORMAL: 1000,
   FRAME_TOO_LARGE: 1009,
   SERVER_RESTARTING: 1012,
+  /** Over a connection limit (the app's sockets on this gateway): reconnect later, with backoff. */
+  TRY_AGAIN_LATER: 1013,
   TOKEN_INVALID: 4001,
   TOKEN_EXPIRED: 4002,
   SESSION_EXPIRED: 4003,

@@ -28,6 +28,8 @@ export interface SocketLimits {
   publishBurst: number;
   /** Outbound buffer past which a socket is closed with 4009. */
   maxOutboundBytes: number;
+  /** Open sockets of one app on one gateway process; a socket past it is closed with 1013 (try again later). */
+  maxConnections: number;
   maxFrameBytes: number;
 }
 
@@ -48,6 +50,7 @@ export const SOCKET_LIMIT_DEFAULTS: Readonly<SocketLimits> = {
   publishBurst: 100,
   maxOutboundBytes: 1024 * 1024,
   maxFrameBytes: MAX_FRAME_BYTES,
+  maxConnections: 100_000,
 };
 
 export const SOCKET_LIMIT_BOUNDS: { readonly [K in keyof SocketLimits]: Bounds } = {
@@ -56,6 +59,7 @@ export const SOCKET_LIMIT_BOUNDS: { readonly [K in keyof SocketLimits]: Bounds }
   publishBurst: { min: 1, max: 100_000 },
   maxOutboundBytes: { min: 16 * 1024, max: 16 * 1024 * 1024 },
   maxFrameBytes: { min: 1024, max: MAX_FRAME_BYTES },
+  maxConnections: { min: 1, max: 1_000_000 },
 };
 
 export const RETENTION_DEFAULTS: Readonly<RetentionLimits> = {

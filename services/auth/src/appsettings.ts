@@ -32,6 +32,7 @@ const LimitsPatch = Type.Object(
     publishBurst: Type.Optional(bounded(APP_LIMIT_BOUNDS.publishBurst)),
     maxOutboundBytes: Type.Optional(bounded(APP_LIMIT_BOUNDS.maxOutboundBytes, " (bytes)")),
     maxFrameBytes: Type.Optional(bounded(APP_LIMIT_BOUNDS.maxFrameBytes, " (bytes)")),
+    maxConnections: Type.Optional(bounded(APP_LIMIT_BOUNDS.maxConnections, " (open sockets of the app on one gateway)")),
     allowedOrigins: Type.Optional(
       Type.Union([Type.Array(Type.String({ pattern: APP_ORIGIN_PATTERN }), { minItems: 1, maxItems: APP_MAX_ORIGINS }), Type.Null()], {
         hint: `must be a list of 1 to ${APP_MAX_ORIGINS} origins like "https://app.example" (scheme://host[:port], no path), or null to remove it`,

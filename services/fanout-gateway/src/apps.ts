@@ -13,6 +13,7 @@ export interface SocketLimits {
   publishBurst: number;
   maxOutboundBytes: number;
   maxFrameBytes: number;
+  maxConnections: number;
   /** Browser Origins allowed (lower-case); undefined = any. */
   origins: ReadonlySet<string> | undefined;
 }
@@ -36,6 +37,7 @@ export function resolveLimits(
     publishBurst: l.publishBurst ?? defaults.publishBurst,
     maxOutboundBytes: l.maxOutboundBytes ?? defaults.maxOutboundBytes,
     maxFrameBytes: Math.min(l.maxFrameBytes ?? defaults.maxFrameBytes, defaults.maxFrameBytes),
+    maxConnections: l.maxConnections ?? defaults.maxConnections,
     origins: l.allowedOrigins !== undefined ? new Set(l.allowedOrigins) : envOrigins.get(appId),
   };
 }

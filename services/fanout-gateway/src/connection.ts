@@ -175,6 +175,7 @@ const REFUSED_LIMITS: SocketLimits = {
   publishBurst: 0,
   maxOutboundBytes: 0,
   maxFrameBytes: 0,
+  maxConnections: 0,
   origins: undefined,
 };
 

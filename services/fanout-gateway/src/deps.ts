@@ -6,7 +6,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { Registry } from "prom-client";
-import { SOCKET_LIMIT_DEFAULTS } from "@switchboard/protocol";
+import { SOCKET_LIMIT_DEFAULTS, type SocketLimits as SocketLimitDefaults } from "@switchboard/protocol";
 import type { AckPublisher, KV, KeyRegistry, Logger, NatsRuntime, RevocationRegistry } from "@switchboard/core";
 import type { AppLimitsRegistry } from "./apps.js";
 import type { GatewayMetrics } from "./metrics.js";
@@ -34,13 +34,8 @@ export interface GatewayDeps {
   roomChat: RoomChatRegistry;
 }
 
-/** The first five are the defaults for apps without their own `limits` (AppRecord); the rest are per process. */
-export interface GatewayLimits {
-  maxRoomsPerSocket: number;
-  publishRate: number;
-  publishBurst: number;
-  maxOutboundBytes: number;
-  maxFrameBytes: number;
+/** The socket limits are the defaults for apps without their own `limits` (AppRecord); the rest are per process. */
+export interface GatewayLimits extends SocketLimitDefaults {
   /** Malformed frames tolerated before closing with 4008. */
   maxBadFrames: number;
   idleTimeoutS: number;

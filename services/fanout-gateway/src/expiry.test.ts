@@ -19,7 +19,15 @@ function conn(id: string, exp: number, sessionExp?: number): Conn {
     kid: "k",
     claims,
     permissions: new EffectivePermissions(new Permissions({}), undefined),
-    limits: { maxRoomsPerSocket: 1, publishRate: 1, publishBurst: 1, maxOutboundBytes: 1, maxFrameBytes: 1, origins: undefined },
+    limits: {
+      maxRoomsPerSocket: 1,
+      publishRate: 1,
+      publishBurst: 1,
+      maxOutboundBytes: 1,
+      maxFrameBytes: 1,
+      maxConnections: 1,
+      origins: undefined,
+    },
     adapter: nativeAdapter,
   });
 }

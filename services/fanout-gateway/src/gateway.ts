@@ -40,6 +40,8 @@ export class Gateway {
   private listenSocket: us_listen_socket | undefined;
   private readonly conns = new Set<Conn>();
   private readonly byId = new Map<string, Conn>();
+  /** Open sockets per app, held to each app's maxConnections. */
+  private readonly perApp = new Map<string, number>();
   /** Built once NATS is ready; sockets are accepted only from then on. */
   private layer: RequestLayer | undefined;
   private readonly sockets: Sockets;
@@ -137,6 +139,15 @@ export class Gateway {
       ws.end(c.refuse.code, c.refuse.reason);
       return;
     }
+    const held = this.perApp.get(c.appId) ?? 0;
+    if (held >= c.limits.maxConnections) {
+      // One app's flood must not take the gateway from the others: past its limit a socket is closed at once.
+      this.o.metrics.closes.inc({ code: String(CloseCode.TRY_AGAIN_LATER) });
+      c.closed = true;
+      ws.end(CloseCode.TRY_AGAIN_LATER, `this app has ${held} sockets on this gateway, its limit; try again later`);
+      return;
+    }
+    this.perApp.set(c.appId, held + 1);
     c.socket = ws;
     // A connection id known before the socket (OpenVidu's con_…) names one socket: a newer one replaces the older.
     const older = this.byId.get(c.id);
@@ -162,6 +173,11 @@ export class Gateway {
     const c = ws.getUserData().conn;
     if (c.refuse !== undefined) return;
     const wasOpen = this.conns.delete(c);
+    if (wasOpen) {
+      const held = (this.perApp.get(c.appId) ?? 1) - 1;
+      if (held > 0) this.perApp.set(c.appId, held);
+      else this.perApp.delete(c.appId);
+    }
     const layer = this.layer;
     // Sockets open only once the layer exists (the upgrade refuses before).
     if (!wasOpen || layer === undefined) return;

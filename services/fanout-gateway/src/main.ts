@@ -37,6 +37,7 @@ runService(SERVICE, async (signal) => {
     publishRate: config.SWITCHBOARD_PUBLISH_RATE,
     publishBurst: config.SWITCHBOARD_PUBLISH_BURST,
     maxOutboundBytes: config.SWITCHBOARD_MAX_OUTBOUND_BYTES,
+    maxConnections: config.SWITCHBOARD_MAX_CONNECTIONS_PER_APP,
   };
 
   const nats = startNatsRuntime<GatewayDeps>({

@@ -28,6 +28,7 @@ function conn(permissions: PermissionMap, limits: Partial<Conn["limits"]> = {}):
       publishBurst: 2,
       maxOutboundBytes: 1 << 20,
       maxFrameBytes: 1 << 16,
+      maxConnections: 10,
       origins: undefined,
       ...limits,
     },
