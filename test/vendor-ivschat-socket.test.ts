@@ -233,6 +233,30 @@ describe("amazon-ivs-chat-messaging against the Switchboard gateway", () => {
     expect((await refusal(mod.room.deleteMessage(new DeleteMessageRequest("m_zzzzzz")))).errorCode).toBe(404);
   });
 
+  it("delivers what is stored as soon as the client sees the socket open (it joins its room after the upgrade)", async () => {
+    const { id: room = "" } = await ivs.send(new CreateRoomCommand({}));
+    // Five sockets; each publishes over HTTP the moment its client says "connect". A socket must get its own message
+    // and every one stored after it.
+    const stored = new Map<number, { id: string; offset: number }>();
+    const joined = [1, 2, 3, 4, 5].map((i) => {
+      const r = chatRoom(gatewayUrl, () => chatToken(room, `early-${i}`));
+      rooms.push(r);
+      r.room.addListener("connect", () => {
+        void publishHttp(cluster, room, { event: "message", data: `hello ${i}` }).then(async (res) => {
+          stored.set(i, (await res.json()) as { id: string; offset: number });
+        });
+      });
+      r.room.connect();
+      return r;
+    });
+    await until(() => stored.size === 5, 10_000);
+    const all = [...stored.values()];
+    for (const [n, r] of joined.entries()) {
+      const own = stored.get(n + 1)?.offset ?? 0;
+      for (const m of all.filter((x) => x.offset >= own)) await r.waitFor("message", (x) => x.message.id === m.id);
+    }
+  });
+
   it("closes a socket whose token is invalid or names no single room, without the client retrying", async () => {
     const { id: room = "" } = await ivs.send(new CreateRoomCommand({}));
     const good = await chatToken(room, "u");

@@ -38,10 +38,14 @@ export interface RoomSub {
   presence: boolean;
 }
 
-/** An IVS chat socket's room (its token's only room) and that room's live chat limits (roomchat.ts). */
+/** An IVS chat socket's room (its token's only room), that room's live chat limits (roomchat.ts), its start. */
 export interface IvsState {
   room: string;
   chat: RoomChat;
+  /** The room's offset when the upgrade was answered: the socket's stream starts after it. */
+  from: number;
+  /** Settles once the socket joined its room; its requests wait for it (their pushes must come after the replay). */
+  joined?: Promise<void>;
 }
 
 export interface Conn {

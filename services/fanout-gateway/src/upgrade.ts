@@ -8,7 +8,16 @@
  */
 import { randomBytes } from "node:crypto";
 import { CloseCode, SwitchboardError, type TokenClaims } from "@switchboard/protocol";
-import { TokenError, sessionOf, verifyToken, verifyTokenCached, type Logger, type VerifiedToken } from "@switchboard/core";
+import {
+  Subjects,
+  TokenError,
+  lastOffsetOf,
+  sessionOf,
+  verifyToken,
+  verifyTokenCached,
+  type Logger,
+  type VerifiedToken,
+} from "@switchboard/core";
 import type { ProtocolAdapter } from "./adapters/adapter.js";
 import { ivsAdapter } from "./adapters/ivs.js";
 import { nativeAdapter } from "./adapters/native.js";
@@ -140,10 +149,12 @@ export function upgradeSocket(
       accept(refusedConn(CloseCode.TOKEN_INVALID, "an IVS chat token must name exactly one room", adapter));
       return;
     }
-    deps.roomChat.get(v.key.appId, room).then(
-      (chat) => accept(newConn({ ...fields, ivs: { room, chat } satisfies IvsState })),
+    // The client is "connected" once the upgrade is answered, but the socket joins its room after it opens: the room's
+    // offset now is where its stream starts, so whatever is stored in between is replayed (IVS has no resume).
+    Promise.all([deps.roomChat.get(v.key.appId, room), lastOffsetOf(deps.jsm, Subjects.room(v.key.appId, room))]).then(
+      ([chat, from]) => accept(newConn({ ...fields, ivs: { room, chat, from } satisfies IvsState })),
       (err: unknown) => {
-        o.log.warn({ err: (err as Error).message, app: v.key.appId }, "cannot read the room settings at upgrade");
+        o.log.warn({ err: (err as Error).message, app: v.key.appId }, "cannot read the room settings or offset at upgrade");
         unavailable("room settings could not be read; retry");
       },
     );

@@ -35,10 +35,11 @@ function ivsOf(conn: Conn): IvsState {
   return conn.ivs;
 }
 
-/** Subscribes a new IVS socket to its room, live; closes it when that cannot be done. */
+/** Subscribes a new IVS socket to its room from its upgrade's offset; closes it when that cannot be done. */
 export function joinIvsRoom(ctx: HandlerContext, conn: Conn, o: Pick<IvsServeOptions, "end">): void {
-  const { room } = ivsOf(conn);
-  subscribe(ctx, conn, { type: "subscribe", id: 0, room }).then(
+  const ivs = ivsOf(conn);
+  const { room, from } = ivs;
+  ivs.joined = subscribe(ctx, conn, { type: "subscribe", id: 0, room, since: { offset: from } }).then(
     () => undefined,
     (err: unknown) => {
       const e = err instanceof SwitchboardError ? err : undefined;
@@ -64,16 +65,20 @@ export function serveIvsFrame(ctx: HandlerContext, conn: Conn, frame: ArrayBuffe
     return;
   }
   const type = TYPE_OF[req.action];
-  run(ctx, conn, req, o.fanout).then(
-    () => ctx.metrics.requests.inc({ type, result: "ok" }),
-    (err: unknown) => {
-      const e =
-        err instanceof SwitchboardError ? err : new SwitchboardError("internal", "internal error; the gateway logged it", { cause: err });
-      if (e.code === "internal") ctx.log.error({ err, type }, "request failed");
-      ctx.metrics.requests.inc({ type, result: e.code });
-      ctx.send(conn, ivsErrorOf(req.requestId, e));
-    },
-  );
+  // A request sent as soon as the client saw the socket open waits for the join: its MESSAGE must reach it live.
+  const joined = conn.ivs?.joined ?? Promise.resolve();
+  joined
+    .then(() => (conn.closed ? undefined : run(ctx, conn, req, o.fanout)))
+    .then(
+      () => ctx.metrics.requests.inc({ type, result: "ok" }),
+      (err: unknown) => {
+        const e =
+          err instanceof SwitchboardError ? err : new SwitchboardError("internal", "internal error; the gateway logged it", { cause: err });
+        if (e.code === "internal") ctx.log.error({ err, type }, "request failed");
+        ctx.metrics.requests.inc({ type, result: e.code });
+        ctx.send(conn, ivsErrorOf(req.requestId, e));
+      },
+    );
 }
 
 /** Length in Unicode code points (IVS counts characters, not UTF-16 units). */
