@@ -20,6 +20,7 @@ export * from "./presence.js";
 export * from "./publisher.js";
 export * from "./watch.js";
 export * from "./offsets.js";
+export * from "./lastoffsets.js";
 export * from "./ratelimit.js";
 export * from "./natserrors.js";
 export * from "./historyclient.js";

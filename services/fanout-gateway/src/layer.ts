@@ -9,7 +9,8 @@ import {
   STREAM_ROOMS,
   Subjects,
   gatherOccupancy,
-  lastOffsetOf,
+  createLastOffsets,
+  type LastOffsets,
   natsHistoryClient,
   natsModeration,
   verifyToken,
@@ -31,6 +32,8 @@ import { topicEvent, topicMeta, topicPresence } from "./topics.js";
 
 /** Rooms reading history at once when the gateway catches up after a NATS reconnect. */
 const CATCH_UP_CONCURRENCY = 8;
+/** How long a room's newest-offset lookup waits for JetStream (nats.js's JetStream API default). */
+const LOOKUP_TIMEOUT_MS = 5000;
 /** How long a gap heal or a catch-up keeps retrying history (it answers `unavailable` while it reconnects itself). */
 const HISTORY_RETRY_MS = 30_000;
 
@@ -79,11 +82,14 @@ export class RequestLayer {
   readonly ivs: IvsFanout;
   private readonly presence: PresenceHub;
   private readonly controlSubs: Array<{ unsubscribe(): void }>;
+  /** Rooms' newest offsets (a subscribe's start) through one reply subscription (libs/core lastoffsets.ts). */
+  private readonly lastOffsets: LastOffsets;
   private stopped = false;
 
   constructor(deps: GatewayDeps, o: LayerOptions) {
     this.deps = deps;
     const { nc, jsm, log } = { ...deps, log: o.log };
+    this.lastOffsets = createLastOffsets(nc, jsm, { stream: STREAM_ROOMS, timeoutMs: LOOKUP_TIMEOUT_MS });
     const { metrics, sockets } = o;
     const history = natsHistoryClient(nc);
     // Room topics carry native frames; IVS chat sockets have topics of their own (ivs/fanout.ts).
@@ -123,7 +129,7 @@ export class RequestLayer {
       presence: this.presence,
       history,
       offsets: {
-        last: (app, room) => lastOffsetOf(jsm, Subjects.room(app, room)),
+        last: (app, room) => this.lastOffsets.of(Subjects.room(app, room)),
         first: async (app, room) =>
           (await jsm.direct.getMessage(STREAM_ROOMS, { seq: 1, next_by_subj: Subjects.room(app, room) }))?.seq ?? null,
       },
@@ -163,6 +169,7 @@ export class RequestLayer {
 
   stop(): void {
     this.stopped = true;
+    this.lastOffsets.close();
     for (const r of this.hub.all()) r.close();
     for (const s of this.controlSubs) s.unsubscribe();
     this.presence.stop();
