@@ -10,7 +10,12 @@
  * message is turned into the same push frame the gateway sends (libs/core messagePushFrame) and published once to
  * the topic. Same uWS version and socket settings as the gateway (idle timeout with automatic pings, no compression).
  * Prints `port <n>` when listening.
+ *
+ * With BARE_HMAC_SECRET set (the connect storm's third server), an upgrade handler in JavaScript first checks each
+ * token's HS256 signature with that secret (the query `token`; nothing else of it is read) and refuses a bad one
+ * with 401: the least any server that verifies tokens in JavaScript pays per connect.
  */
+import { createHmac, timingSafeEqual } from "node:crypto";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { Subjects, connectNats, createLogger, messagePushFrame } from "@switchboard/core";
@@ -20,6 +25,15 @@ import { REPO_ROOT } from "@switchboard/dev";
 interface BareSocket {
   send(m: string): number;
   subscribe(topic: string): boolean;
+}
+interface BareResponse {
+  upgrade(userData: object, key: string, protocol: string, extensions: string, context: unknown): void;
+  writeStatus(status: string): BareResponse;
+  end(body: string): void;
+}
+interface BareRequest {
+  getQuery(name: string): string | undefined;
+  getHeader(name: string): string;
 }
 interface BareUws {
   App(): {
@@ -53,6 +67,7 @@ async function main(natsUrl: string, app: string): Promise<void> {
     return ready;
   };
   const decoder = new TextDecoder();
+  const secret = process.env["BARE_HMAC_SECRET"];
   const open = new Set<BareSocket>();
   server.ws("/*", {
     compression: uws.DISABLED,
@@ -61,6 +76,9 @@ async function main(natsUrl: string, app: string): Promise<void> {
     closeOnBackpressureLimit: 1,
     idleTimeout: 60,
     sendPingsAutomatically: true,
+    ...(secret === undefined
+      ? {}
+      : { upgrade: (res: BareResponse, req: BareRequest, context: unknown) => hmacUpgrade(res, req, context, secret) }),
     open: (ws: BareSocket) => {
       open.add(ws);
       ws.send('{"type":"connected"}');
@@ -84,6 +102,24 @@ async function main(natsUrl: string, app: string): Promise<void> {
   server.listen("127.0.0.1", 0, (socket) => {
     process.stdout.write(`port ${uws.us_socket_local_port(socket)}\n`);
   });
+}
+
+function hmacUpgrade(res: BareResponse, req: BareRequest, context: unknown, secret: string): void {
+  const token = req.getQuery("token") ?? "";
+  const dot = token.lastIndexOf(".");
+  const expected = createHmac("sha256", secret).update(token.slice(0, dot)).digest();
+  const given = Buffer.from(token.slice(dot + 1), "base64url");
+  if (dot < 0 || given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    res.writeStatus("401 Unauthorized").end("bad token");
+    return;
+  }
+  res.upgrade(
+    {},
+    req.getHeader("sec-websocket-key"),
+    req.getHeader("sec-websocket-protocol"),
+    req.getHeader("sec-websocket-extensions"),
+    context,
+  );
 }
 
 void main(process.argv[2] ?? "nats://127.0.0.1:4222", process.argv[3] ?? "bench");

@@ -14,7 +14,7 @@ export interface Ctx {
   stack: Stack;
   pool: LoadPool;
   /** Starts the servers a phase runs on: one gateway (or bare), or `n` of them. */
-  servers(kind: "gateway" | "bare", n?: number): Promise<Server[]>;
+  servers(kind: "gateway" | "bare" | "bare-hmac", n?: number): Promise<Server[]>;
   /** --profile was given: gateways run with --cpu-prof and --heapsnapshot-signal. */
   profiling: boolean;
 }

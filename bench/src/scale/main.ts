@@ -79,9 +79,10 @@ async function main(): Promise<void> {
     stack,
     pool,
     profiling: profile !== undefined,
-    servers: async (kind: "gateway" | "bare", n = 1): Promise<Server[]> => {
+    servers: async (kind: "gateway" | "bare" | "bare-hmac", n = 1): Promise<Server[]> => {
       const out: Server[] = [];
-      for (let i = 0; i < n; i++) out.push(kind === "gateway" ? await stack.gateway(GATEWAY_ENV, nodeArgs) : await stack.bare());
+      for (let i = 0; i < n; i++)
+        out.push(kind === "gateway" ? await stack.gateway(GATEWAY_ENV, nodeArgs) : await stack.bare(kind === "bare-hmac"));
       return out;
     },
   };

@@ -46,11 +46,11 @@ export function printTables(): void {
     const table: string[][] = [header];
     for (const r of rs) {
       table.push([r.phase, r.server, ...keys.map((k) => fmt(r.figures[k]))]);
-      const bare = rs.find((b) => b.phase === r.phase && b.server.startsWith("bare"));
-      if (r.server.startsWith("gateway") && bare !== undefined) {
+      if (!r.server.startsWith("gateway")) continue;
+      for (const bare of rs.filter((b) => b.phase === r.phase && b.server.startsWith("bare"))) {
         table.push([
           "",
-          "  ÷ bare",
+          `  ÷ ${bare.server}`,
           ...keys.map((k) => {
             const a = r.figures[k];
             const b = bare.figures[k];

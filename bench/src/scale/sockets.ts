@@ -55,7 +55,7 @@ export async function idle(ctx: Ctx, o: { sockets: number }): Promise<void> {
 
 /** Scenario 4: `sockets` connects at once (a distinct token each, so each is verified), `inFlight` per worker. */
 export async function storm(ctx: Ctx, o: { sockets: number; inFlight: number }): Promise<void> {
-  for (const kind of ["gateway", "bare"] as const) {
+  for (const kind of ["gateway", "bare", "bare-hmac"] as const) {
     const s = nth(await ctx.servers(kind), 0);
     const paths = Array.from({ length: o.sockets }, (_, i) =>
       ctx.stack.path(

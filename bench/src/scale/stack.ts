@@ -41,7 +41,7 @@ export interface Server {
   port: number;
   pid: number;
   /** The `?token=` query for the gateway ("" for bare). */
-  kind: "gateway" | "bare";
+  kind: "gateway" | "bare" | "bare-hmac";
   stop(): Promise<void>;
 }
 
@@ -79,9 +79,12 @@ export class Stack {
     return { name: "gateway", kind: "gateway", port: g.port, pid: g.process.pid ?? -1, stop: () => g.stop().then(() => undefined) };
   }
 
-  async bare(): Promise<Server> {
+  /** The bare uWS baseline; `verifying` adds an upgrade handler that checks each token's signature (bare.ts). */
+  async bare(verifying = false): Promise<Server> {
     const file = fileURLToPath(new URL("./bare.js", import.meta.url));
-    const p = spawnTied(process.execPath, [file, this.nats.url, APP]);
+    const p = spawnTied(process.execPath, [file, this.nats.url, APP], {
+      env: verifying ? { ...process.env, BARE_HMAC_SECRET: this.secret } : process.env,
+    });
     this.bares.push(p);
     p.stderr.pipe(process.stderr);
     const port = await new Promise<number>((resolve, reject) => {
@@ -92,8 +95,8 @@ export class Stack {
       p.once("exit", (code) => reject(new Error(`bare server exited with ${code}`)));
     });
     return {
-      name: "bare uWS",
-      kind: "bare",
+      name: verifying ? "bare + HMAC" : "bare uWS",
+      kind: verifying ? "bare-hmac" : "bare",
       port,
       pid: p.pid ?? -1,
       stop: () =>
@@ -126,7 +129,8 @@ export class Stack {
 
   /** The upgrade path for a server: the gateway's /v1/ws with a token, or the bare server's root. */
   path(server: Server, token: string): string {
-    return server.kind === "bare" ? "/" : `/v1/ws?token=${encodeURIComponent(token)}`;
+    if (server.kind === "bare") return "/";
+    return `${server.kind === "gateway" ? "/v1/ws" : "/"}?token=${encodeURIComponent(token)}`;
   }
 
   async stop(): Promise<void> {
