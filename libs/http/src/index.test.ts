@@ -142,6 +142,19 @@ describe("paths and query strings", () => {
     expect((await post('{"event":"e"}', `/rooms/${encoded}`)).body).toMatchObject({ params: { room: ":".repeat(ROOM_MAX) } });
     const tooLong = await post('{"event":"e"}', `/rooms/${"a".repeat(1025)}`);
     expect(tooLong).toMatchObject({ status: 400, body: { error: { code: "bad_request" } } });
+    // Past the router's parameter limit, and a malformed escape: the router's refusals in the contract's shape.
+    const pastRouter = await post('{"event":"e"}', `/rooms/${"a".repeat(3000)}`);
+    expect(pastRouter).toEqual({
+      status: 414,
+      body: {
+        error: { code: "bad_request", message: "a path parameter is over 2048 characters (room names are at most 128); shorten it" },
+      },
+    });
+    const badEscape = await post('{"event":"e"}', "/rooms/%E0%A4%A");
+    expect(badEscape).toEqual({
+      status: 400,
+      body: { error: { code: "bad_request", message: "the URL has a malformed percent escape; encode it with encodeURIComponent" } },
+    });
   });
 
   it("answers an unknown route with not_found", async () => {

@@ -76,6 +76,11 @@ export function createHttpService(opts: HttpServiceOptions): FastifyInstance {
     http: { requestTimeout, connectionsCheckingInterval: 1000 },
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     clientErrorHandler: clientError,
+    // The router's own refusals (a path parameter past maxParamLength, a malformed percent escape) get the contract's
+    // body too; fastify's default is its own JSON shape.
+    frameworkErrors: (error, _req, reply) => {
+      void sendError(reply, mapFastifyError(error));
+    },
   });
   const bodyAjv = new Ajv({ ...AJV_BASE, coerceTypes: false });
   const stringAjv = new Ajv({ ...AJV_BASE, coerceTypes: "array" });
@@ -159,6 +164,16 @@ function mapFastifyError(error: FastifyError): SwitchboardError {
       return new SwitchboardError("too_large", "request body is too large", { cause: error });
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
       return new SwitchboardError("bad_request", "send the body as application/json", { status: 415, cause: error });
+    case "FST_ERR_MAX_PARAM_LENGTH":
+      return new SwitchboardError(
+        "bad_request",
+        `a path parameter is over ${MAX_PARAM_LENGTH} characters (room names are at most 128); shorten it`,
+        { status: 414, cause: error },
+      );
+    case "FST_ERR_BAD_URL":
+      return new SwitchboardError("bad_request", "the URL has a malformed percent escape; encode it with encodeURIComponent", {
+        cause: error,
+      });
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
       return new SwitchboardError("bad_request", "request body is empty; send a JSON object", { cause: error });
     default:
