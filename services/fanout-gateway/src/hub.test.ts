@@ -4,7 +4,7 @@
  * builds no frame).
  */
 import { describe, expect, it } from "vitest";
-import type { Msg, NatsConnection } from "@nats-io/transport-node";
+import { headers as natsHeaders, type Msg, type NatsConnection } from "@nats-io/transport-node";
 import { Subjects, createLogger, encodeBody } from "@switchboard/core";
 import { RoomHub } from "./hub.js";
 import type { LiveEntry, Room, RoomDeps } from "./rooms.js";
@@ -37,12 +37,12 @@ function setup(fetchAfter: RoomDeps["fetchAfter"] = () => Promise.resolve([])) {
 }
 
 function liveMsg(body: string, offset: number, prev: number): Msg {
-  const headers = new Map([
-    ["Nats-Sequence", String(offset)],
-    ["Nats-Last-Sequence", String(prev)],
-  ]);
-  // Only the members Room reads are provided.
-  return { headers: { get: (k: string) => headers.get(k) ?? "" }, string: () => body } as unknown as Msg;
+  // Real nats.js headers, as the republished message carries them; only the members Room reads are provided.
+  const h = natsHeaders();
+  h.set("Nats-Stream", "rooms");
+  h.set("Nats-Sequence", String(offset));
+  h.set("Nats-Last-Sequence", String(prev));
+  return { headers: h, string: () => body } as unknown as Msg;
 }
 
 describe("RoomHub", () => {

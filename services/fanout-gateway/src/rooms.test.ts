@@ -5,19 +5,19 @@
  * subscription is a stub here; the rest of the gateway is tested through real sockets in test/gateway-*.test.ts.
  */
 import { describe, expect, it } from "vitest";
-import type { Msg, NatsConnection } from "@nats-io/transport-node";
+import { headers as natsHeaders, type Msg, type NatsConnection } from "@nats-io/transport-node";
 import { createLogger, encodeBody } from "@switchboard/core";
 import type { StoredMessage } from "@switchboard/protocol";
 import { LiveRing, Room, type LiveEntry, type RoomDeps } from "./rooms.js";
 
 function liveMsg(offset: number, prev: number): Msg {
   const body = encodeBody({ event: "e", dataJson: String(offset), timestamp: 1000 + offset });
-  const headers = new Map([
-    ["Nats-Sequence", String(offset)],
-    ["Nats-Last-Sequence", String(prev)],
-  ]);
-  // Only the members Room reads are provided.
-  return { headers: { get: (k: string) => headers.get(k) ?? "" }, string: () => body } as unknown as Msg;
+  // Real nats.js headers, as the republished message carries them; only the members Room reads are provided.
+  const h = natsHeaders();
+  h.set("Nats-Stream", "rooms");
+  h.set("Nats-Sequence", String(offset));
+  h.set("Nats-Last-Sequence", String(prev));
+  return { headers: h, string: () => body } as unknown as Msg;
 }
 
 function stored(offset: number): StoredMessage {

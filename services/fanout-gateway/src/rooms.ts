@@ -97,9 +97,15 @@ export class Room {
       this.deps.log.warn({ err: err.message, room: this.name }, "live subscription error");
       return;
     }
+    let offset = 0;
+    let prev = 0;
+    // One pass over the headers: MsgHdrs.get builds and filters a list of every key per call (twice a message here).
     const h = msg.headers;
-    const offset = Number(h?.get("Nats-Sequence"));
-    const prev = Number(h?.get("Nats-Last-Sequence") || 0);
+    if (h !== undefined)
+      for (const [k, v] of h) {
+        if (k === "Nats-Sequence") offset = Number(v[0]);
+        else if (k === "Nats-Last-Sequence") prev = Number(v[0] || 0);
+      }
     if (!Number.isSafeInteger(offset) || offset <= 0) return;
     const body = msg.string();
     const entry: LiveEntry = { offset, prev, event: bodyEvent(body), body };
