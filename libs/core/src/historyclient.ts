@@ -23,8 +23,14 @@ export interface HistoryClient {
   range(app: string, room: string, after: number, upTo: number): Promise<StoredMessage[]>;
 }
 
-/** How long one page request waits for the history service. */
-export const HISTORY_REQUEST_TIMEOUT_MS = 5000;
+/** How long one attempt of a page request waits for the history service. */
+export const HISTORY_REQUEST_TIMEOUT_MS = 2500;
+/**
+ * Attempts of one page request. A request taken by a history process that dies with it is never answered; NATS drops
+ * the dead process's queue subscription at once, so the next attempt reaches a live one. Pages are reads: safe to ask
+ * again.
+ */
+const PAGE_ATTEMPTS = 3;
 /** Most messages one forwards read collects (a resume or a gap heal). */
 export const HISTORY_REPLAY_MAX = 10_000;
 /** Page size of forwards reads (the history service's largest). */
@@ -35,10 +41,15 @@ type PageReply = HistoryResult | { error: { code: string; message: string } };
 export function natsHistoryClient(nc: NatsConnection, timeoutMs = HISTORY_REQUEST_TIMEOUT_MS): HistoryClient {
   const page = async (app: string, query: HistoryQuery): Promise<HistoryResult> => {
     let reply;
-    try {
-      reply = await nc.request(Subjects.history(app), JSON.stringify(query), { timeout: timeoutMs });
-    } catch (err) {
-      throw new SwitchboardError("unavailable", "the history service did not answer; retry", { cause: err });
+    for (let attempt = 1; reply === undefined; attempt++) {
+      try {
+        reply = await nc.request(Subjects.history(app), JSON.stringify(query), { timeout: timeoutMs });
+      } catch (err) {
+        if (attempt >= PAGE_ATTEMPTS)
+          throw new SwitchboardError("unavailable", "the history service did not answer; retry", { cause: err });
+        // No responder at all fails at once: leave a moment for one to (re)subscribe.
+        await new Promise((r) => setTimeout(r, 100 * attempt));
+      }
     }
     const body = reply.json<PageReply>();
     if ("error" in body)
