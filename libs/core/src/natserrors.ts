@@ -26,6 +26,8 @@ export const JsApiCode = {
   ...JetStreamApiCodes,
   /** JSStreamMsgDeleteFailedF: a message delete failed; for a sequence already deleted or past the end of the stream. */
   StreamMsgDeleteFailed: 10057,
+  /** JSInsufficientResourcesErr: the server (or account) has no storage left; a publish is refused with it. */
+  InsufficientResources: 10023,
 } as const;
 export type JsApiCode = (typeof JsApiCode)[keyof typeof JsApiCode];
 

@@ -19,6 +19,7 @@ import {
   type Subscription,
 } from "@nats-io/transport-node";
 import { HEADER_MSG_ID, HEADER_TRACEPARENT } from "./envelope.js";
+import { JsApiCode } from "./natserrors.js";
 
 export interface PublishAck {
   seq: number;
@@ -38,6 +39,20 @@ export interface AckPublisher {
 
 export class StoreError extends Error {
   override readonly name = "StoreError";
+  constructor(
+    message: string,
+    /** The JetStream API error code of a refusal (natserrors.ts JsApiCode), when JetStream gave one. */
+    readonly apiCode?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** What a caller is told when a publish was not stored: why, when the reason is one an operator must act on. */
+export function storeFailureMessage(err: unknown): string {
+  if (err instanceof StoreError && err.apiCode === JsApiCode.InsufficientResources)
+    return "JetStream is out of storage: the message was not stored; retry later";
+  return "JetStream could not store the message; retry";
 }
 
 interface Pending {
@@ -75,14 +90,17 @@ export function createAckPublisher(nc: NatsConnection, opts: { timeoutMs: number
     if (err !== null) return;
     const token = msg.subject.slice(prefix.length + 1);
     if (msg.headers?.hasError === true) return settle(token, new StoreError(`no JetStream responder (${msg.headers.code})`));
-    let r: { stream?: string; seq?: number; duplicate?: boolean; error?: { description?: string; code?: number } };
+    let r: { stream?: string; seq?: number; duplicate?: boolean; error?: { description?: string; code?: number; err_code?: number } };
     try {
       r = msg.json();
     } catch {
       return settle(token, new StoreError("unreadable PubAck"));
     }
     if (r.error !== undefined || typeof r.seq !== "number" || r.stream !== opts.stream)
-      return settle(token, new StoreError(`JetStream refused the message: ${r.error?.description ?? "no sequence in PubAck"}`));
+      return settle(
+        token,
+        new StoreError(`JetStream refused the message: ${r.error?.description ?? "no sequence in PubAck"}`, r.error?.err_code),
+      );
     settle(token, undefined, { seq: r.seq, duplicate: r.duplicate === true });
   };
   const sub: Subscription = nc.subscribe(`${prefix}.*`, { callback: onReply });

@@ -11,6 +11,7 @@ import {
   encodeBody,
   endSpan,
   startSpan,
+  storeFailureMessage,
   traceparentOf as traceparentOfSpan,
   type Span,
 } from "@switchboard/core";
@@ -72,7 +73,7 @@ export async function storeMessage(ctx: StoreContext, req: StoreRequest): Promis
   } catch (err) {
     endSpan(span, err);
     ctx.metrics.published.labels("failed").inc();
-    throw unavailable("JetStream could not store the message; retry", err);
+    throw unavailable(storeFailureMessage(err), err);
   }
 }
 

@@ -5,7 +5,7 @@
  * is `unavailable` (503), never a 2xx.
  */
 import { messageIdFromOffset, unavailable, type PublishResult } from "@switchboard/protocol";
-import { Subjects, encodeBody, encodeData, type AckPublisher } from "@switchboard/core";
+import { Subjects, encodeBody, encodeData, storeFailureMessage, type AckPublisher } from "@switchboard/core";
 
 /** How long a vendor call waits for the JetStream acknowledgement (as publish-ingest's STORE_TIMEOUT_MS). */
 export const VENDOR_STORE_TIMEOUT_MS = 2000;
@@ -24,6 +24,6 @@ export async function storeRoomMessage(
     const ack = await publisher.publish(Subjects.room(m.app, m.room), body, {});
     return { id: messageIdFromOffset(ack.seq), offset: ack.seq };
   } catch (err) {
-    throw unavailable("JetStream could not store the message; retry", err);
+    throw unavailable(storeFailureMessage(err), err);
   }
 }
