@@ -3,11 +3,12 @@
  * the first gateway, an `amazon-ivs-chat-messaging` socket on the second, and publishes over HTTP (publish-ingest)
  * and through a vendor API (IVS SendEvent on auth). Each socket sees every message, its own included, once, in the
  * order of their offsets, with the same ids history returns. Moderation from each surface (a native moderator,
- * an IVS moderator socket, HTTP, the IVS control plane) reaches both kinds of socket, as each protocol's own push.
+ * an IVS moderator socket, HTTP, the IVS control plane) reaches both kinds of socket, as each protocol's own push;
+ * a native mute holds for an IVS chatter.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CreateChatTokenCommand, CreateRoomCommand, DeleteMessageCommand, IvschatClient, SendEventCommand } from "@aws-sdk/client-ivschat";
-import { DeleteMessageRequest, DisconnectUserRequest, SendMessageRequest } from "amazon-ivs-chat-messaging";
+import { DeleteMessageRequest, DisconnectUserRequest, SendMessageRequest, type ChatError } from "amazon-ivs-chat-messaging";
 import { SwitchboardClient, type MessagePush, type SwitchboardError } from "@switchboard/client";
 import type { ServiceHandle } from "@switchboard/dev";
 import { issueToken, publishHttp, type Cluster } from "./helpers/cluster.js";
@@ -169,6 +170,19 @@ describe("one room across protocols", () => {
     await w.until(deletedEverywhere(e1.id ?? ""), "the IVS control plane's delete");
     expect(nativeDeleted).toEqual([n1.id, i1.id, h1.id, e1.id]);
     expect(ivsDeleted(chatter)).toEqual([n1.id, i1.id, h1.id, e1.id]);
+
+    // A native moderator's mute holds for the IVS chatter too, until unmuted.
+    expect(await native.request("moderate.mute", { room, clientId: "ivs-user" })).toEqual({ affected: 1 });
+    const muted = await chatter.room.sendMessage(new SendMessageRequest("let me speak")).then(
+      () => undefined,
+      (e: unknown) => e as ChatError,
+    );
+    expect(muted).toMatchObject({
+      errorCode: 403,
+      errorMessage: `you are muted in room ${room} by a moderator; publish refused until unmuted`,
+    });
+    await native.request("moderate.unmute", { room, clientId: "ivs-user" });
+    await chatter.room.sendMessage(new SendMessageRequest("thanks"));
 
     // Disconnects: an HTTP disconnect of the IVS chatter, an IVS moderator's disconnect of the native client.
     const kick = await fetch(`${cluster.url("publish-ingest")}/v1/rooms/${room}/disconnect`, {
