@@ -14,8 +14,8 @@ import {
   type ServiceName,
 } from "@switchboard/dev";
 
-export interface Cluster {
-  nats: NatsServerHandle;
+/** The four services as processes on some NATS (a single nats-server, or a cluster's URLs). */
+export interface Services {
   services: Map<string, ServiceHandle>;
   env: Record<string, string>;
   devKey: string;
@@ -24,7 +24,12 @@ export interface Cluster {
   wsUrl(token: string, service?: ServiceHandle): string;
   /** Starts one more copy of a service (e.g. a second gateway) with the cluster's env. */
   add(name: ServiceName, key?: string, env?: Record<string, string>): Promise<ServiceHandle>;
+  /** Stops every service. */
   close(): Promise<void>;
+}
+
+export interface Cluster extends Services {
+  nats: NatsServerHandle;
 }
 
 export interface ClusterOptions {
@@ -40,7 +45,22 @@ export const ALL_SERVICES: ServiceName[] = ["auth", "publish-ingest", "history",
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
   const nats = await startNatsServer(opts.nats);
-  const fresh = ephemeralEnv(nats.url);
+  try {
+    const services = await startServices(nats.url, opts);
+    const close = async () => {
+      await services.close();
+      await nats.dispose();
+    };
+    return { ...services, nats, close };
+  } catch (err) {
+    await nats.dispose();
+    throw err;
+  }
+}
+
+/** Starts the services (all four unless `opts.services` says) on the NATS at `natsUrl` (comma-separated URLs). */
+export async function startServices(natsUrl: string, opts: ClusterOptions = {}): Promise<Services> {
+  const fresh = ephemeralEnv(natsUrl);
   const { devKey, adminToken } = fresh;
   const env: Record<string, string> = { ...fresh.env, ...opts.env };
   const services = new Map<string, ServiceHandle>();
@@ -50,11 +70,13 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     await waitReady(svc);
     return svc;
   };
+  const close = async () => {
+    await Promise.all([...services.values()].map((s) => s.kill()));
+  };
   try {
     await Promise.all((opts.services ?? ALL_SERVICES).map((s) => add(s)));
   } catch (err) {
-    await Promise.all([...services.values()].map((s) => s.kill()));
-    await nats.dispose();
+    await close();
     throw err;
   }
   const get = (name: string) => {
@@ -63,7 +85,6 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     return s;
   };
   return {
-    nats,
     services,
     env,
     devKey,
@@ -71,14 +92,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     url: (name) => get(name).url,
     wsUrl: (token, svc) => `ws://127.0.0.1:${(svc ?? get("fanout-gateway")).port}/v1/ws?token=${encodeURIComponent(token)}`,
     add,
-    close: async () => {
-      await Promise.all([...services.values()].map((s) => s.kill()));
-      await nats.dispose();
-    },
+    close,
   };
 }
 
-export async function issueToken(cluster: Cluster, body: Record<string, unknown> = {}): Promise<string> {
+export async function issueToken(cluster: Services, body: Record<string, unknown> = {}): Promise<string> {
   const res = await fetch(`${cluster.url("auth")}/v1/tokens`, {
     method: "POST",
     headers: { authorization: `Bearer ${cluster.devKey}`, "content-type": "application/json" },
@@ -89,14 +107,18 @@ export async function issueToken(cluster: Cluster, body: Record<string, unknown>
 }
 
 export async function publishHttp(
-  cluster: Cluster,
+  cluster: Services,
   room: string,
   body: Record<string, unknown>,
   headers: Record<string, string> = {},
+  ingest?: ServiceHandle,
 ): Promise<Response> {
-  return fetch(`${cluster.url("publish-ingest")}/v1/rooms/${encodeURIComponent(room)}/messages`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${cluster.devKey}`, "content-type": "application/json", ...headers },
-    body: JSON.stringify(body),
-  });
+  return fetch(
+    `${(ingest ?? cluster.services.get("publish-ingest"))?.url ?? cluster.url("publish-ingest")}/v1/rooms/${encodeURIComponent(room)}/messages`,
+    {
+      method: "POST",
+      headers: { authorization: `Bearer ${cluster.devKey}`, "content-type": "application/json", ...headers },
+      body: JSON.stringify(body),
+    },
+  );
 }

@@ -6,14 +6,14 @@ import { signToken, type PermissionMap, type TokenClaims } from "@switchboard/pr
 import { connectNats, createLogger, jetstream, jetstreamManager, type NatsConnection } from "@switchboard/core";
 import type { ServiceHandle } from "@switchboard/dev";
 import type { ClientOptions } from "ws";
-import type { Cluster } from "./cluster.js";
+import type { Cluster, Services } from "./cluster.js";
 import { openSocket, type Frame, type TestSocket } from "./ws.js";
 
 let jtiSeq = 0;
 
 /** A token signed with the dev key; `expiresIn` seconds from now (default 600). */
 export async function signLocal(
-  cluster: Cluster,
+  cluster: Services,
   claims: {
     clientId?: string;
     permissions?: PermissionMap;
@@ -44,7 +44,12 @@ export interface Connected extends TestSocket {
 }
 
 /** Opens a socket on a gateway (the cluster's default one unless given) and waits for `connected`. */
-export async function connectTo(cluster: Cluster, token: string, gateway?: ServiceHandle, options: ClientOptions = {}): Promise<Connected> {
+export async function connectTo(
+  cluster: Services,
+  token: string,
+  gateway?: ServiceHandle,
+  options: ClientOptions = {},
+): Promise<Connected> {
   const sock = openSocket(cluster.wsUrl(token, gateway), options);
   const connected = await sock.waitFor((f) => f.type === "connected", 10_000, "connected");
   return Object.assign(sock, { connected, connectionId: connected["connectionId"] as string });

@@ -1,0 +1,208 @@
+/**
+ * A 3-node JetStream cluster under node loss and partitions (docs/GUARANTEES.md): nodes in their own network
+ * namespaces (test/helpers/natscluster.ts), the rooms stream and buckets with 3 replicas, two gateways, ingest,
+ * history and auth. Publishers never stop while a node is killed, cut off or two are lost; afterwards every 2xx is
+ * in history exactly once with its data, every refusal was a 503 with Retry-After, and every socket on both
+ * gateways got every stored message exactly once, in offset order (test/helpers/faults.ts, verify).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ServiceHandle } from "@switchboard/dev";
+import { STREAM_ROOMS, connectNats, createLogger, jetstreamManager, type JetStreamManager, type NatsConnection } from "@switchboard/core";
+import { startServices, type Services } from "../helpers/cluster.js";
+import { Publishers, Subscriber, historyRetries, verify } from "../helpers/faults.js";
+import { startNatsCluster, type NatsCluster, type NatsNode } from "../helpers/natscluster.js";
+
+interface World {
+  nats: NatsCluster;
+  services: Services;
+  gwA: ServiceHandle;
+  gwB: ServiceHandle;
+  nc: NatsConnection;
+  jsm: JetStreamManager;
+}
+let world: World | undefined;
+
+beforeAll(async () => {
+  const nats = await startNatsCluster();
+  let services: Services | undefined;
+  try {
+    // Services start on n1 and n2; they learn n3 from the cluster and fail over to any node.
+    const two = nats.urls(nats.nodes.slice(0, 2));
+    services = await startServices(two, { services: ["auth", "publish-ingest", "history"], env: { SWITCHBOARD_REPLICAS: "3" } });
+    const gwA = await services.add("fanout-gateway", "gwA", { NATS_URL: nats.nodes[0]?.url ?? "" });
+    const gwB = await services.add("fanout-gateway", "gwB", { NATS_URL: nats.nodes[1]?.url ?? "" });
+    const nc = await connectNats(
+      { servers: nats.urls().split(","), name: "faults-test", log: createLogger("faults-test", "silent") },
+      new AbortController().signal,
+    );
+    world = { nats, services, gwA, gwB, nc, jsm: await jetstreamManager(nc, { timeout: 3000 }) };
+  } catch (err) {
+    await services?.close();
+    await nats.close();
+    throw err;
+  }
+}, 180_000);
+
+afterAll(async () => {
+  if (historyRetries.length > 0)
+    console.info(`history answered 503 (retried) ${historyRetries.length} times:\n${historyRetries.join("\n")}`);
+  await world?.nc.close();
+  await world?.services.close();
+  await world?.nats.close();
+});
+
+function w(): World {
+  if (world === undefined) throw new Error("the cluster did not start");
+  return world;
+}
+
+/** Polls (no event exists for it) until `read` returns a value that `ok` accepts. */
+async function poll<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  for (;;) {
+    try {
+      last = await read();
+      if (ok(last)) return last;
+    } catch {
+      // the node or the leader is not there yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function streamLeader(): Promise<NatsNode> {
+  const info = await poll(
+    () => w().jsm.streams.info(STREAM_ROOMS),
+    (i) => (i.cluster?.leader ?? "") !== "",
+    "a stream leader",
+  );
+  return w().nats.node(info.cluster?.leader ?? "");
+}
+
+/** Waits until every running node's replica holds exactly what the leader holds. */
+async function replicasConverge(): Promise<{ messages: number; last_seq: number }> {
+  const want = await poll(
+    () => w().jsm.streams.info(STREAM_ROOMS),
+    (i) => (i.cluster?.leader ?? "") !== "",
+    "a stream leader",
+  );
+  const target = { messages: want.state.messages, last_seq: want.state.last_seq };
+  for (const n of w().nats.nodes) {
+    await poll(
+      () => n.streamState(STREAM_ROOMS),
+      (s) => s !== undefined && s.messages === target.messages && s.last_seq === target.last_seq,
+      `${n.name} to catch up to ${JSON.stringify(target)}`,
+    );
+  }
+  return target;
+}
+
+async function subscribers(rooms: string[], tag: string): Promise<Subscriber[]> {
+  const { services, gwA, gwB } = w();
+  return [
+    await Subscriber.open(services, gwA, rooms, `${tag}-a1`),
+    await Subscriber.open(services, gwA, rooms, `${tag}-a2`),
+    await Subscriber.open(services, gwB, rooms, `${tag}-b1`),
+  ];
+}
+
+const ROOMS = (tag: string) => [1, 2, 3, 4].map((k) => `${tag}:${k}`);
+
+describe("a 3-node JetStream cluster", () => {
+  it("survives a SIGKILL of the stream leader mid-stream, and the restarted node catches up", async () => {
+    const rooms = ROOMS("kill");
+    const subs = await subscribers(rooms, "kill");
+    const pubs = new Publishers(w().services, rooms, 8);
+    try {
+      await pubs.moreAcks(200, "200 acks before the kill");
+      const leader = await streamLeader();
+      const killedAt = Date.now();
+      await leader.kill();
+      const next = await poll(streamLeader, (n) => n.name !== leader.name, "a new stream leader");
+      const electedMs = Date.now() - killedAt;
+      await pubs.moreAcks(200, "200 acks with the leader gone");
+      await leader.start();
+      await pubs.moreAcks(200, "200 acks after the restart");
+      await pubs.stop();
+      const pause = pubs.longestPause(killedAt - 1000);
+      const counts = await verify(pubs, subs, w().services);
+      const converged = await replicasConverge();
+      console.info(
+        `leader ${leader.name} killed, ${next.name} elected after ${electedMs} ms; longest pause between acks ${pause} ms; ` +
+          `${pubs.acked().length} acked, ${pubs.failed().length} refused (${pubs.summary()}); stored ${JSON.stringify([...counts])}; replicas at ${JSON.stringify(converged)}`,
+      );
+      // Publishing pauses for the election at most (plus one ack timeout on a loaded machine), never longer.
+      expect(pause).toBeLessThan(electedMs + 5000);
+      for (const s of subs) expect(s.closes).toEqual([]);
+    } finally {
+      await pubs.stop();
+      for (const s of subs) s.close();
+    }
+  });
+
+  it("keeps publishing while the stream leader is partitioned away, and the healed node catches up", async () => {
+    const rooms = ROOMS("part");
+    const subs = await subscribers(rooms, "part");
+    const pubs = new Publishers(w().services, rooms, 8);
+    try {
+      await pubs.moreAcks(200, "200 acks before the partition");
+      const cut = await streamLeader();
+      const cutAt = Date.now();
+      cut.partition();
+      try {
+        const next = await poll(streamLeader, (n) => n.name !== cut.name, "a leader on the majority side");
+        console.info(`partitioned ${cut.name}; ${next.name} leads after ${Date.now() - cutAt} ms`);
+        await pubs.moreAcks(300, "300 acks on the majority side");
+      } finally {
+        cut.heal();
+      }
+      await pubs.moreAcks(200, "200 acks after the heal");
+      await pubs.stop();
+      const counts = await verify(pubs, subs, w().services);
+      const converged = await replicasConverge();
+      console.info(
+        `partition: longest pause ${pubs.longestPause(cutAt)} ms; ${pubs.acked().length} acked, ${pubs.failed().length} refused (${pubs.summary()}); ` +
+          `stored ${JSON.stringify([...counts])}; replicas at ${JSON.stringify(converged)}; resumes ${subs.map((s) => s.resumes).join(",")}`,
+      );
+    } finally {
+      await pubs.stop();
+      for (const s of subs) s.close();
+    }
+  });
+
+  it("answers 503 with Retry-After while two of three nodes are down, keeps sockets open, and loses nothing", async () => {
+    const rooms = ROOMS("two");
+    const subs = await subscribers(rooms, "two");
+    const pubs = new Publishers(w().services, rooms, 8);
+    try {
+      await pubs.moreAcks(200, "200 acks before the loss");
+      const leader = await streamLeader();
+      const other = w().nats.nodes.find((n) => n !== leader) as NatsNode;
+      await Promise.all([leader.kill(), other.kill()]);
+      const lostAt = Date.now();
+      await pubs.until(
+        () => pubs.outcomes.filter((o) => o.at > lostAt + 3000 && o.status === 503).length >= 50,
+        "50 refusals while two nodes are down",
+      );
+      const ackedWhileDown = pubs.acked().filter((o) => o.at > lostAt + 3000).length;
+      for (const s of subs) expect(s.socket()?.ws.readyState, s.name).toBe(1);
+      await leader.start();
+      await pubs.moreAcks(300, "300 acks with two nodes back");
+      await other.start();
+      await pubs.moreAcks(100, "100 acks with all three back");
+      await pubs.stop();
+      const counts = await verify(pubs, subs, w().services);
+      const converged = await replicasConverge();
+      console.info(
+        `two down: ${pubs.acked().length} acked, ${pubs.failed().length} refused (${pubs.summary()}); stored ${JSON.stringify([...counts])}; replicas at ${JSON.stringify(converged)}`,
+      );
+      expect(ackedWhileDown).toBe(0);
+      for (const s of subs) expect(s.closes).toEqual([]);
+    } finally {
+      await pubs.stop();
+      for (const s of subs) s.close();
+    }
+  });
+});
