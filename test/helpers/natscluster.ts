@@ -20,6 +20,8 @@ export interface NatsNode {
   monitor: string;
   storeDir: string;
   running(): boolean;
+  /** Whether `partition()` cut it off and `heal()` has not yet restored it. */
+  partitioned(): boolean;
   start(): Promise<void>;
   /** SIGKILL (a crash); the store stays for `start()`. */
   kill(): Promise<void>;
@@ -33,6 +35,8 @@ export interface NatsNode {
 export interface StreamState {
   messages: number;
   last_seq: number;
+  /** The stream's leader as this node sees it ("" when it knows none). */
+  leader: string;
 }
 
 export interface NatsCluster {
@@ -42,6 +46,11 @@ export interface NatsCluster {
   /** Every node's client URL, comma-separated (the services' NATS_URL). */
   urls(nodes?: NatsNode[]): string;
   node(name: string): NatsNode;
+  /**
+   * The rooms stream's leader as the reachable nodes see it (their monitoring endpoints: a client of the test could
+   * itself be connected to a node that was just cut off); undefined while they know none.
+   */
+  streamLeader(stream: string): Promise<NatsNode | undefined>;
   close(): Promise<void>;
 }
 
@@ -162,6 +171,7 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
     );
     let proc: ChildProcess | undefined;
     let stopped = false;
+    let cut = false;
     const running = () => proc !== undefined && proc.exitCode === null && proc.signalCode === null;
     const node: NatsNode = {
       name,
@@ -169,6 +179,7 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
       monitor: `http://${a.host}:${a.http}`,
       storeDir,
       running,
+      partitioned: () => cut,
       start: () =>
         new Promise<void>((resolve, reject) => {
           const args = ["-c", conf];
@@ -200,6 +211,7 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
           p.kill("SIGKILL");
         }),
       partition: () => {
+        cut = true;
         if (namespaces) ip("link", "set", `${tag}v${i}`, "down");
         else {
           proc?.kill("SIGSTOP");
@@ -207,6 +219,7 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
         }
       },
       heal: () => {
+        cut = false;
         if (namespaces) ip("link", "set", `${tag}v${i}`, "up");
         else {
           proc?.kill("SIGCONT");
@@ -217,11 +230,13 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
         try {
           const res = await fetch(`${node.monitor}/jsz?accounts=true&streams=true`, { signal: AbortSignal.timeout(2000) });
           const jsz = (await res.json()) as {
-            account_details?: Array<{ stream_detail?: Array<{ name: string; state: StreamState }> }>;
+            account_details?: Array<{
+              stream_detail?: Array<{ name: string; state: { messages: number; last_seq: number }; cluster?: { leader?: string } }>;
+            }>;
           };
           for (const acc of jsz.account_details ?? []) {
             const s = acc.stream_detail?.find((d) => d.name === stream);
-            if (s !== undefined) return { messages: s.state.messages, last_seq: s.state.last_seq };
+            if (s !== undefined) return { messages: s.state.messages, last_seq: s.state.last_seq, leader: s.cluster?.leader ?? "" };
           }
           return undefined;
         } catch {
@@ -251,6 +266,15 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
       const n = nodes.find((x) => x.name === name);
       if (n === undefined) throw new Error(`no node ${name}`);
       return n;
+    },
+    streamLeader: async (stream) => {
+      const reachable = nodes.filter((n) => n.running() && !n.partitioned());
+      const views = await Promise.all(reachable.map((n) => n.streamState(stream)));
+      const names = new Set(views.map((v) => v?.leader ?? ""));
+      // Every reachable node agrees, on a node that is itself reachable.
+      const [only] = names;
+      if (names.size !== 1 || only === undefined) return undefined;
+      return reachable.find((n) => n.name === only);
     },
     close,
   };

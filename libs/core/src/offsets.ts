@@ -8,9 +8,14 @@ import { STREAM_ROOMS } from "./subjects.js";
  * The offset of the room's newest message (0 when it has none): every message stored before the call has an
  * offset at or below it. nats-server 2.9 answers `last_by_subj` with nothing once the room's newest message was
  * deleted (until the next publish), so then the newest is found by a binary search on `next_by_subj`.
+ *
+ * The newest is asked of the stream leader (STREAM.MSG.GET), not by direct get: with replicas any replica answers
+ * a direct get, and one still catching up after a restart or a partition answered with an older newest offset, so
+ * history pages ended early and a gateway could start a subscription too far back (test/faults/nats-cluster.test.ts,
+ * the partition case). The rare fallback search stays on direct gets (MSG.GET has no `next_by_subj` in nats.js).
  */
 export async function lastOffsetOf(jsm: JetStreamManager, subject: string): Promise<number> {
-  const m = await jsm.direct.getMessage(STREAM_ROOMS, { last_by_subj: subject });
+  const m = await jsm.streams.getMessage(STREAM_ROOMS, { last_by_subj: subject });
   if (m !== null) return m.seq;
   const first = await jsm.direct.getMessage(STREAM_ROOMS, { seq: 1, next_by_subj: subject });
   if (first === null) return 0;

@@ -18,7 +18,7 @@
  *   message count is trimmed in the stream (purge with `keep`) before it is read.
  */
 import type { ConsumerInfo, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
-import type { StoredMessage } from "@switchboard/protocol";
+import { unavailable, type StoredMessage } from "@switchboard/protocol";
 import {
   STREAM_ROOMS,
   Subjects,
@@ -83,6 +83,11 @@ export function createReader(
   /**
    * Matching messages of `subject` with from <= offset <= to, oldest first, at most `want`. With `expect`, answers
    * `{ pending }` without fetching when the count of messages at or after `from` falls outside [min, max].
+   *
+   * The ephemeral consumer reads the replica it was placed on, which may still be catching up after a restart or a
+   * partition: a read that runs out of messages below min(to, the room's last offset per the stream leader) came from
+   * such a replica and answers `unavailable` (retry) instead of a short page (test/faults/nats-cluster.test.ts).
+   * `last` is that offset when the caller has just read it; otherwise it is read only in that case.
    */
   async function collect(
     room: string,
@@ -93,6 +98,7 @@ export function createReader(
     accept: Accept,
     expect?: { min: number; max: number },
     batchMax = FETCH_BATCH,
+    last?: number,
   ): Promise<StoredMessage[] | { pending: number }> {
     const ci = await openConsumer(subject, { seq: from });
     try {
@@ -100,6 +106,8 @@ export function createReader(
       if (expect !== undefined && (pending < expect.min || pending > expect.max)) return { pending };
       const consumer = js.consumers.getConsumerFromInfo(ci);
       const out: StoredMessage[] = [];
+      let highest = 0;
+      let beyond = false;
       while (pending > 0 && out.length < want) {
         const batch = Math.min(batchMax, pending, want - out.length + 4);
         const iter = await consumer.fetch({ max_messages: batch, expires: FETCH_EXPIRES_MS });
@@ -108,7 +116,9 @@ export function createReader(
         for await (const m of iter as AsyncIterable<JsMsg>) {
           got++;
           pending = m.info.pending;
+          highest = m.seq;
           if (m.seq > to) {
+            beyond = true;
             done = true;
             break;
           }
@@ -120,6 +130,10 @@ export function createReader(
           }
         }
         if (done || got === 0) break;
+      }
+      if (!beyond && out.length < want) {
+        const end = Math.min(to, last ?? (await lastSeq(subject)));
+        if (end >= from && highest < end) throw unavailable("history read a replica that is still catching up; retry");
       }
       return out;
     } finally {
@@ -152,7 +166,9 @@ export function createReader(
     const { lo, hi, need, accept } = plan;
     if (hi < lo) return emptyPage();
 
-    if (q.direction === "forwards") return cutPage(plan, (await collect(q.room, subject, lo, hi, need, accept)) as StoredMessage[]).page;
+    const fresh = fromCursor ? undefined : last;
+    if (q.direction === "forwards")
+      return cutPage(plan, (await collect(q.room, subject, lo, hi, need, accept, undefined, FETCH_BATCH, fresh)) as StoredMessage[]).page;
 
     // Backwards: a window of offsets below `top`, sized from the last page's span or the room's known spacing.
     // While the window reaches the room's end, the consumer's pending count is the window's count, so a window
@@ -168,7 +184,17 @@ export function createReader(
       const check = !fromCursor && top === last && resized < 3 ? { min: from > lo ? missing : 0, max: missing * 4 + 64 } : undefined;
       // Below the room's end, pending also counts what lies above the window: fetch about what the window holds.
       const batch = Math.min(FETCH_BATCH, Math.ceil((width / (known ?? 1)) * 1.2) + 8);
-      const chunk = await collect(q.room, subject, from, top, Number.POSITIVE_INFINITY, accept, check, batch);
+      const chunk = await collect(
+        q.room,
+        subject,
+        from,
+        top,
+        Number.POSITIVE_INFINITY,
+        accept,
+        check,
+        batch,
+        top === last ? fresh : undefined,
+      );
       if (!Array.isArray(chunk)) {
         resized++;
         width = Math.ceil((width * missing * 1.3) / Math.max(1, chunk.pending)) + 8;
