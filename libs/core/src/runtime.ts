@@ -7,6 +7,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Registry } from "prom-client";
 import { ConfigError } from "./config.js";
 import { connectNats } from "./nats.js";
+import { isStreamNotFound } from "./natserrors.js";
 import type { Logger } from "./logger.js";
 import { natsConnectionMetrics } from "./metrics.js";
 
@@ -78,7 +79,11 @@ export function startNatsRuntime<T>(opts: {
         deps = await opts.setup(nc);
         break;
       } catch (err) {
-        if (attempt === 1 || attempt % 10 === 0)
+        // At a normal start the gateway can be up before publish-ingest or history created the rooms stream: that is
+        // waiting, not a failure, until it lasts.
+        if (isStreamNotFound(err) && attempt < 10) {
+          if (attempt === 1) opts.log.info("waiting for the rooms stream (publish-ingest or history creates it)");
+        } else if (attempt === 1 || attempt % 10 === 0)
           opts.log.warn({ err: (err as Error).message, attempt }, "JetStream setup failed; retrying");
         await new Promise((r) => setTimeout(r, Math.min(2000, 200 * attempt)));
       }
