@@ -10,6 +10,7 @@ import { execFileSync } from "node:child_process";
 import { findNatsServer, type ServiceHandle } from "@switchboard/dev";
 import { STREAM_ROOMS } from "@switchboard/core";
 import { startServices, type Services } from "../helpers/cluster.js";
+import { metricValue } from "../helpers/gateway.js";
 import { Publishers, Subscriber, historyRetries, verify } from "../helpers/faults.js";
 import { startNatsCluster, type NatsCluster, type NatsNode } from "../helpers/natscluster.js";
 
@@ -108,6 +109,14 @@ async function replicasConverge(): Promise<{ messages: number; last_seq: number 
   return target;
 }
 
+/** What the gateways counted so far: messages read back after NATS reconnects, and the reconnects (for the logs). */
+async function gatewayCounts(): Promise<string> {
+  const { gwA, gwB } = w();
+  const one = async (g: ServiceHandle) =>
+    `${await metricValue(g, "switchboard_nats_reconnects_total")} reconnects/${await metricValue(g, "switchboard_gateway_reconnect_recovered_total")} recovered`;
+  return `gwA ${await one(gwA)}, gwB ${await one(gwB)}`;
+}
+
 async function subscribers(rooms: string[], tag: string): Promise<Subscriber[]> {
   const { services, gwA, gwB } = w();
   return [
@@ -140,7 +149,7 @@ describe("a 3-node JetStream cluster", () => {
       const converged = await replicasConverge();
       console.info(
         `leader ${leader.name} killed, ${next.name} elected after ${electedMs} ms; longest pause between acks ${pause} ms; ` +
-          `${pubs.acked().length} acked, ${pubs.failed().length} refused (${pubs.summary()}); stored ${JSON.stringify([...counts])}; replicas at ${JSON.stringify(converged)}`,
+          `${pubs.acked().length} acked, ${pubs.failed().length} refused (${pubs.summary()}); stored ${JSON.stringify([...counts])}; replicas at ${JSON.stringify(converged)}; ${await gatewayCounts()}`,
       );
       // Publishing pauses for the election at most (plus one ack timeout on a loaded machine), never longer.
       expect(pause).toBeLessThan(electedMs + 5000);
@@ -189,7 +198,7 @@ describe("a 3-node JetStream cluster", () => {
       const converged = await replicasConverge();
       console.info(
         `partition of ${cut.name}: longest pause ${pubs.longestPause(cutAt)} ms; ${pubs.acked().length} acked, ${pubs.failed().length} refused (${pubs.summary()}); ` +
-          `stored ${JSON.stringify([...counts])}; replicas at ${JSON.stringify(converged)}; resumes ${subs.map((s) => s.resumes).join(",")}`,
+          `stored ${JSON.stringify([...counts])}; replicas at ${JSON.stringify(converged)}; resumes ${subs.map((s) => s.resumes).join(",")}; ${await gatewayCounts()}`,
       );
       for (const s of subs) expect(s.closes).toEqual([]);
     } finally {
@@ -230,7 +239,7 @@ describe("a 3-node JetStream cluster", () => {
       const counts = await verify(pubs, subs, w().services);
       const converged = await replicasConverge();
       console.info(
-        `two down: ${pubs.acked().length} acked, ${pubs.failed().length} refused (${pubs.summary()}); stored ${JSON.stringify([...counts])}; replicas at ${JSON.stringify(converged)}`,
+        `two down: ${pubs.acked().length} acked, ${pubs.failed().length} refused (${pubs.summary()}); stored ${JSON.stringify([...counts])}; replicas at ${JSON.stringify(converged)}; ${await gatewayCounts()}`,
       );
       expect(ackedWhileDown).toBe(0);
       for (const s of subs) expect(s.closes).toEqual([]);

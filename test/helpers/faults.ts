@@ -157,6 +157,8 @@ export class Subscriber {
   /** Closes of its sockets (code), in order. */
   readonly closes: number[] = [];
   resumes = 0;
+  /** Subscribes answered `unavailable` and sent again. */
+  retries = 0;
   private sock: TestSocket | undefined;
   private closing = false;
   private readonly waiters = new Waiters();
@@ -191,8 +193,22 @@ export class Subscriber {
     for (const room of this.rooms) {
       const last = this.offsets(room).at(-1);
       const since = resume && last !== undefined ? { since: { offset: last } } : {};
-      const reply = await sock.request("subscribe", { room, ...since }, 15_000);
-      if (reply["ok"] !== true) throw new Error(`${this.name}: subscribe ${room} failed: ${JSON.stringify(reply)}`);
+      let reply = await sock.request("subscribe", { room, ...since }, 15_000);
+      // `unavailable` asks the client to retry (docs/PROTOCOL.md), as the client SDK does.
+      for (let retry = 0; retry < 20 && (reply["error"] as { code?: string } | undefined)?.code === "unavailable"; retry++) {
+        this.retries++;
+        await new Promise((r) => setTimeout(r, 250));
+        reply = await sock.request("subscribe", { room, ...since }, 15_000);
+      }
+      if (reply["ok"] !== true) {
+        const logged = this.gateway
+          .output()
+          .split("\n")
+          .filter((l) => l.includes('"level":50'))
+          .slice(-5)
+          .join("\n");
+        throw new Error(`${this.name}: subscribe ${room} failed: ${JSON.stringify(reply)}\n${logged}`);
+      }
     }
     if (resume) this.resumes++;
     void sock.closed.then(({ code }) => {

@@ -128,7 +128,7 @@ function removeNetwork(tag: string, size: number): void {
 }
 
 export interface NatsClusterOptions {
-  /** Force loopback (no namespaces). */
+  /** Force loopback (no namespaces); default: the FAULTS_LOOPBACK environment variable is "1". */
   loopback?: boolean;
   /** Extra `jetstream {}` settings for every node, e.g. `max_file_store: 1MB`. */
   jetstream?: string;
@@ -139,7 +139,9 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
   const bin = findNatsServer();
   const tag = `${PREFIX}${process.pid}`;
   const subnet = `10.213.${process.pid % 250}`;
-  const namespaces = opts.loopback !== true && process.getuid?.() === 0 && buildNetwork(tag, subnet, size);
+  // FAULTS_LOOPBACK=1 runs the loopback variant where namespaces would work (to check it).
+  const loopback = opts.loopback ?? process.env["FAULTS_LOOPBACK"] === "1";
+  const namespaces = !loopback && process.getuid?.() === 0 && buildNetwork(tag, subnet, size);
   const root = mkdtempSync(join(tmpdir(), "sb-natscluster-"));
 
   // Addresses: in namespaces every node has its own IP and the standard ports; on loopback, free ports.

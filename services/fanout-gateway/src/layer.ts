@@ -4,7 +4,7 @@
  * client, the handler context, and what reaches this gateway from elsewhere (control commands and occupancy
  * questions from other gateways, key deletions, revocations). The gateway's sockets exist only once it does.
  */
-import { CloseCode, type StoredMessage } from "@switchboard/protocol";
+import { CloseCode, unavailable, type StoredMessage } from "@switchboard/protocol";
 import {
   STREAM_ROOMS,
   Subjects,
@@ -50,6 +50,15 @@ async function retrying<T>(read: () => Promise<T>): Promise<T> {
       if (Date.now() + wait > deadline) throw err;
       await new Promise((r) => setTimeout(r, wait));
     }
+  }
+}
+
+/** A room offset lookup; its failure is JetStream's, so the caller is told to retry. */
+async function lookup<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    throw unavailable("could not read the room's offsets from JetStream; retry", err);
   }
 }
 
@@ -128,10 +137,12 @@ export class RequestLayer {
       hub: this.hub,
       presence: this.presence,
       history,
+      // A lookup JetStream could not answer (no stream leader yet, a node rejoining) is `unavailable` (retry), not
+      // an internal error: seen after a partition heal in test/faults/nats-cluster.test.ts.
       offsets: {
-        last: (app, room) => this.lastOffsets.of(Subjects.room(app, room)),
-        first: async (app, room) =>
-          (await jsm.direct.getMessage(STREAM_ROOMS, { seq: 1, next_by_subj: Subjects.room(app, room) }))?.seq ?? null,
+        last: (app, room) => lookup(() => this.lastOffsets.of(Subjects.room(app, room))),
+        first: (app, room) =>
+          lookup(async () => (await jsm.direct.getMessage(STREAM_ROOMS, { seq: 1, next_by_subj: Subjects.room(app, room) }))?.seq ?? null),
       },
       publisher: deps.publisher,
       mutes: deps.mutes,
