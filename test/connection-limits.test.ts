@@ -3,9 +3,11 @@
  * gateway with 40; 5 stay open, the other 35 are closed at once with 1013 (try again later) and a reason, and another
  * app's socket on the same gateway keeps receiving its room's messages meanwhile. Closing the app's sockets frees
  * its places. Real auth, ingest and gateway processes; the limit comes from the app record through the admin API.
+ * Then a request flood on one socket: past SOCKET_REQUEST_BURST (and the refill) requests are answered rate_limited,
+ * the socket stays open, and another socket is served meanwhile.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CloseCode } from "@switchboard/protocol";
+import { CloseCode, SOCKET_REQUEST_BURST, SOCKET_REQUEST_RATE } from "@switchboard/protocol";
 import { issueToken, publishHttp, startCluster, type Cluster } from "./helpers/cluster.js";
 import { api } from "./helpers/auth.js";
 import { connectTo } from "./helpers/gateway.js";
@@ -78,5 +80,33 @@ describe("per-app connection limit", () => {
     expect(await again.request("ping")).toMatchObject({ ok: true });
     again.close();
     calm.close();
+  }, 60_000);
+});
+
+describe("per-socket request rate", () => {
+  it("answers a flood of requests past the burst with rate_limited, keeps the socket, and serves others", async () => {
+    const flooder = await connectTo(cluster, await issueToken(cluster, { clientId: "flood" }));
+    const other = await connectTo(cluster, await issueToken(cluster, { clientId: "other" }));
+    expect(await other.request("subscribe", { room: "calm:2" })).toMatchObject({ ok: true });
+    const N = 400;
+    const replies = await Promise.all(
+      Array.from({ length: N }, () => flooder.request("unsubscribe", { room: "never:subscribed" }, 30_000)),
+    );
+    const codes = replies.map((r) => (r["error"] as { code: string } | undefined)?.code ?? "ok");
+    const limited = codes.filter((c) => c === "rate_limited").length;
+    // The bucket lets the burst through (plus what refilled meanwhile); the rest is refused, each with its reason.
+    expect(N - limited).toBeGreaterThanOrEqual(SOCKET_REQUEST_BURST);
+    expect(limited).toBeGreaterThan(0);
+    expect(replies.find((r) => (r["error"] as { code: string } | undefined)?.code === "rate_limited")?.["error"]).toEqual({
+      code: "rate_limited",
+      message: `over ${SOCKET_REQUEST_RATE} requests per second on this socket (burst ${SOCKET_REQUEST_BURST}); slow down`,
+    });
+    expect(new Set(codes)).toEqual(new Set(["not_subscribed", "rate_limited"]));
+    // Pings are not counted; the socket is open; the other socket still gets its room's messages.
+    expect(await flooder.request("ping")).toMatchObject({ ok: true });
+    expect((await publishHttp(cluster, "calm:2", { event: "e", data: "after the flood" })).status).toBe(201);
+    await other.waitFor((f) => f.type === "message" && f["data"] === "after the flood");
+    flooder.close();
+    other.close();
   }, 60_000);
 });

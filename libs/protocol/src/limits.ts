@@ -20,6 +20,14 @@ export const MAX_JSON_DEPTH = 32;
 /** Longest idempotency key of a publish (socket frame, HTTP header or batch item). */
 export const IDEMPOTENCY_KEY_MAX = 128;
 
+/**
+ * Requests per second one socket may make besides publishes (which have their own, per-app limit) and pings: subscribe,
+ * unsubscribe, history, presence, occupancy, moderation. Past it a request is answered `rate_limited`, so a subscribe
+ * flood costs the gateway a reply, not a NATS subscription and a JetStream read each.
+ */
+export const SOCKET_REQUEST_RATE = 100;
+export const SOCKET_REQUEST_BURST = 200;
+
 /** Per-socket limits, applied by the gateway at upgrade. */
 export interface SocketLimits {
   maxRoomsPerSocket: number;

@@ -1,5 +1,5 @@
 /** Per-socket state (uWS user data). Plain fields, no per-message allocation. */
-import { EffectivePermissions, Permissions, type TokenClaims } from "@switchboard/protocol";
+import { EffectivePermissions, Permissions, SOCKET_REQUEST_BURST, type TokenClaims } from "@switchboard/protocol";
 import { refill, type Bucket } from "@switchboard/core";
 import type { ProtocolAdapter } from "./adapters/adapter.js";
 import type { SocketLimits } from "./apps.js";
@@ -72,6 +72,8 @@ export interface Conn {
   closed: boolean;
   /** Publish rate limiter (token bucket). */
   publishBucket: Bucket;
+  /** Every other request but ping (SOCKET_REQUEST_RATE). */
+  requestBucket: Bucket;
   /** Malformed frames seen; past a threshold the socket is closed with 4008. */
   badFrames: number;
   /** Where the expiry wheel holds this socket (expiry.ts): token exp and sessionExp buckets, 0 = none. */
@@ -146,6 +148,7 @@ class ConnState implements Conn {
   pending: ReadonlySet<string> = NO_ROOMS;
   closed = false;
   publishBucket: Bucket;
+  requestBucket: Bucket;
   badFrames = 0;
   wheelExp = 0;
   wheelSession = 0;
@@ -162,7 +165,9 @@ class ConnState implements Conn {
     this.claims = f.claims;
     this.permissions = f.permissions;
     this.limits = f.limits;
-    this.publishBucket = { tokens: f.limits.publishBurst, at: Date.now() };
+    const now = Date.now();
+    this.publishBucket = { tokens: f.limits.publishBurst, at: now };
+    this.requestBucket = { tokens: SOCKET_REQUEST_BURST, at: now };
     this.ivs = f.ivs;
   }
 }
@@ -199,7 +204,11 @@ export function refusedConn(code: number, reason: string, adapter: ProtocolAdapt
 
 /** Token bucket: `rate` per second, up to `burst`. Returns false when the publish must be refused. */
 export function takeToken(c: Conn, rate: number, burst: number, now: number): boolean {
-  const b = c.publishBucket;
+  return takeFrom(c.publishBucket, rate, burst, now);
+}
+
+/** Takes one token from `b` (`rate` per second, up to `burst`); false when none is left. */
+export function takeFrom(b: Bucket, rate: number, burst: number, now: number): boolean {
   refill(b, rate, burst, now);
   if (b.tokens < 1) return false;
   b.tokens -= 1;

@@ -9,6 +9,8 @@
 import {
   CloseCode,
   FrameError,
+  SOCKET_REQUEST_BURST,
+  SOCKET_REQUEST_RATE,
   SwitchboardError,
   WS_PATH,
   type ClientRequest,
@@ -17,7 +19,7 @@ import {
   type ResultOf,
 } from "@switchboard/protocol";
 import { APP_LIMIT_BOUNDS } from "@switchboard/core";
-import { own, type Conn, type UserData } from "./connection.js";
+import { own, takeFrom, type Conn, type UserData } from "./connection.js";
 import { ExpiryWheel } from "./expiry.js";
 import type { GatewayOptions } from "./deps.js";
 import { handlers, dropSub, type Handler, type HandlerContext } from "./handlers/index.js";
@@ -260,6 +262,16 @@ export class Gateway {
       this.o.metrics.requests.inc({ type: "invalid", result: fe.code });
       this.send(c, c.adapter.error(fe.requestId, fe));
       if (++c.badFrames > this.o.limits.maxBadFrames) this.end(c, CloseCode.PROTOCOL_VIOLATION, "too many malformed frames");
+      return;
+    }
+    if (
+      req.type !== "publish" &&
+      req.type !== "ping" &&
+      !takeFrom(c.requestBucket, SOCKET_REQUEST_RATE, SOCKET_REQUEST_BURST, Date.now())
+    ) {
+      this.o.metrics.requests.inc({ type: req.type, result: "rate_limited" });
+      const message = `over ${SOCKET_REQUEST_RATE} requests per second on this socket (burst ${SOCKET_REQUEST_BURST}); slow down`;
+      this.send(c, c.adapter.error(req.id, new SwitchboardError("rate_limited", message)));
       return;
     }
     run(layer.ctx, c, req).then(
