@@ -1,7 +1,7 @@
 /**
  * The OpenTok drop-in with the real, unmodified `opentok` 2.23 SDK against real services: apiKey = the Switchboard
  * key id (appId.keyId), apiSecret = its secret, apiUrl = auth. Sessions, signals and force-disconnect through the
- * SDK reach a socket of the session; every error the SDK can raise (with its own error type); X-OPENTOK-AUTH
+ * SDK reach a socket of the session (a signal to one connection reaches that socket alone, unstored); every error the SDK can raise (with its own error type); X-OPENTOK-AUTH
  * attacks; and the SDK's locally signed client tokens (JWT and T1) verified by Switchboard's verifier.
  */
 import { createHmac } from "node:crypto";
@@ -13,6 +13,8 @@ import { openSocket, type TestSocket } from "./helpers/ws.js";
 import { api, splitKey } from "./helpers/auth.js";
 import { createAppKey, startVendorCluster } from "./helpers/vendors.js";
 import { verifyClientToken } from "@switchboard/core";
+import { SwitchboardClient, type SignalPush } from "@switchboard/client";
+import { historyJson, messagesPath } from "./helpers/history.js";
 
 let cluster: Cluster;
 let ot: OpenTok;
@@ -102,6 +104,55 @@ describe("opentok SDK against Switchboard", () => {
     expect(await socket.waitFor((f) => f.type === "message" && f["data"] === "untyped")).toMatchObject({ event: "signal" });
     await forceDisconnect(ot, sessionId, connectionId);
     expect((await socket.closed).code).toBe(4004);
+  });
+
+  it("signals one connection: an unstored push to that socket alone; SignalError for a connection not in the session", async () => {
+    const sessionId = await createSession(ot);
+    const room = `session:${sessionId}`;
+    // The target connects with the SDK's own client token; another socket of the session with a native token.
+    const target = openSocket(cluster.wsUrl(ot.generateToken(sessionId, { role: "subscriber" })));
+    sockets.push(target);
+    const targetId = (await target.waitFor((f) => f.type === "connected"))["connectionId"] as string;
+    expect((await target.request("subscribe", { room }))["ok"]).toBe(true);
+    const other = await sessionSocket(sessionId);
+
+    await signal(ot, sessionId, targetId, { type: "private", data: "for you" });
+    // A session signal after it is stored and pushed to every subscriber, after anything sent to them before it.
+    await signal(ot, sessionId, null, { type: "after", data: "everyone" });
+    await target.waitFor((f) => f.type === "message" && f["event"] === "after");
+    await other.socket.waitFor((f) => f.type === "message" && f["event"] === "after");
+    const pushes = (frames: Array<{ type: string }>) => frames.filter((f) => f.type === "signal" || f.type === "message");
+    expect(pushes(target.frames).map((f) => f.type)).toEqual(["signal", "message"]);
+    expect(pushes(target.frames)[0]).toEqual({ type: "signal", room, event: "private", data: "for you" });
+    expect(pushes(other.socket.frames).map((f) => f.type)).toEqual(["message"]);
+    // History has the session signal only.
+    const page = await historyJson(cluster, messagesPath(room, {}));
+    expect(page.messages.map((m) => [m.event, m.data])).toEqual([["after", "everyone"]]);
+
+    // The client SDK emits it, to a connection that never subscribed; an untyped signal has event `signal`.
+    const tokenRes = await api(cluster.url("auth"), "POST", `/v1/sessions/${sessionId}/tokens`, {
+      auth: `Bearer ${cluster.devKey}`,
+      body: { role: "subscriber" },
+    });
+    const client = new SwitchboardClient({
+      url: `ws://127.0.0.1:${cluster.services.get("fanout-gateway")?.port ?? 0}/v1/ws`,
+      token: tokenRes.body["token"] as string,
+    });
+    try {
+      await client.connect();
+      const received = new Promise<Omit<SignalPush, "type">>((resolve) => client.on("signal", resolve));
+      await signal(ot, sessionId, client.connectionId ?? "", { data: "untyped" });
+      expect(await received).toEqual({ room, event: "signal", data: "untyped" });
+    } finally {
+      client.close();
+    }
+
+    // No such connection, or a connection of another session: the SDK's SignalError (404).
+    expect(await rejection(signal(ot, sessionId, "no-such-connection", { data: "x" }))).toBeInstanceOf(SignalError);
+    const elsewhere = await sessionSocket(await createSession(ot));
+    expect(await rejection(signal(ot, sessionId, elsewhere.connectionId, { data: "x" }))).toBeInstanceOf(SignalError);
+    expect(elsewhere.socket.frames.filter((f) => f.type === "signal")).toEqual([]);
+    expect((await historyJson(cluster, messagesPath(room, {}))).messages).toHaveLength(1);
   });
 
   it("raises the SDK's own error for each mistake", async () => {

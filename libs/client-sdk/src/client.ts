@@ -3,7 +3,7 @@
  * expiry, and reconnect with jittered backoff (0.5-10 s) that resumes every room from its last offset.
  */
 import { CloseCode, SwitchboardError } from "@switchboard/protocol/errors";
-import type { ConnectedFrame, RequestType, ServerFrame } from "@switchboard/protocol/frames";
+import type { ConnectedFrame, RequestType, ServerFrame, SignalPush } from "@switchboard/protocol/frames";
 import type { RequestFields, ResultOf } from "@switchboard/protocol/requests";
 import { ROOM_MAX, isValidRoom } from "@switchboard/protocol/names";
 import { Emitter } from "./emitter.js";
@@ -34,6 +34,11 @@ export interface ClientEvents extends Record<string, unknown[]> {
   error: [SwitchboardError];
   /** `message.deleted` pushes. */
   deleted: [{ room: string; id: string }];
+  /**
+   * `signal` pushes: sent to this connection alone (an OpenTok signal to its connectionId), whether or not it
+   * subscribed to `room`; not stored, so never replayed on resume.
+   */
+  signal: [Omit<SignalPush, "type">];
   /** The token was refreshed on the open connection; the new expiry in epoch ms. */
   refreshed: [number];
 }
@@ -247,6 +252,9 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
         return this.rooms.get(frame.room)?.unsubscribedByServer(frame.reason);
       case "token.expiring":
         return void this.refreshToken();
+      case "signal":
+        this.emit("signal", { room: frame.room, event: frame.event, data: frame.data });
+        return;
     }
   }
 

@@ -12,6 +12,7 @@ export type {
   PresenceMember,
   PresencePush,
   PublishResult,
+  SignalPush,
   StoredMessage,
   SubscribeResult,
 } from "@switchboard/protocol/frames";

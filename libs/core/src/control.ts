@@ -1,6 +1,6 @@
 /**
  * Control commands carried on `sb.ctl.<app>` (Subjects.control) to every gateway: moderation from HTTP or from a
- * moderator socket, session close. A command sent as a NATS request is answered by each gateway with
+ * moderator socket, session close, a signal to one connection. A command sent as a NATS request is answered by each gateway with
  * `{affected}` (sockets or subscriptions it acted on), so the sender can sum the replies.
  */
 
@@ -33,7 +33,9 @@ export type ControlCommand =
   | ({ op: "disconnect"; room?: string; reason?: string; eventId?: string; origin?: ControlOrigin } & ControlTarget)
   | ({ op: "mute" | "unmute"; room: string } & ControlTarget)
   | ({ op: "delete"; room: string; messageId: string; offset: number } & ControlNotice)
-  | { op: "session.close"; sessionId: string };
+  | { op: "session.close"; sessionId: string }
+  /** An unstored push to one connection of `room` (docs/PROTOCOL.md `signal`); affected 0 = no such connection. */
+  | { op: "signal"; room: string; connectionId: string; event: string; data: unknown };
 
 export interface ControlReply {
   affected: number;

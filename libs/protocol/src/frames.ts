@@ -162,8 +162,19 @@ export interface TokenExpiringPush {
   type: "token.expiring";
   expiresAt: number;
 }
+/**
+ * A signal to this one connection (an OpenTok `signal` to a connectionId, docs/VENDORS.md): not stored, so it has
+ * no id or offset, is not in history and is not replayed on resume. It arrives whether or not the socket subscribed
+ * to `room`.
+ */
+export interface SignalPush {
+  type: "signal";
+  room: string;
+  event: string;
+  data: unknown;
+}
 export type ServerFrame =
-  ConnectedFrame | ReplyOk | ReplyError | MessagePush | PresencePush | DeletedPush | UnsubscribedPush | TokenExpiringPush;
+  ConnectedFrame | ReplyOk | ReplyError | MessagePush | PresencePush | DeletedPush | UnsubscribedPush | TokenExpiringPush | SignalPush;
 
 /** A stored message as history returns it (a `message` push without `type`). */
 export type StoredMessage = Omit<MessagePush, "type">;

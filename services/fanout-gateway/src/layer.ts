@@ -1,7 +1,7 @@
 /**
  * The gateway's request layer: everything that needs NATS, built in one go once the runtime is ready, from its
  * deps (the connection is taken once, here): the room hub and its delivery to uWS topics, presence, the history
- * client, the handler context, and what reaches this gateway from elsewhere (control commands and occupancy
+ * client, the handler context, and what reaches this gateway from elsewhere (control commands, signals and occupancy
  * questions from other gateways, key deletions, revocations). The gateway's sockets exist only once it does.
  */
 import { CloseCode, unavailable, type StoredMessage } from "@switchboard/protocol";
@@ -232,11 +232,26 @@ export class RequestLayer {
         this.ivs.deleted(app, cmd);
         return room.subscribers;
       }
+      case "signal": {
+        // One connection, not a room topic: an unstored push (docs/PROTOCOL.md `signal`) through its own protocol.
+        const c = sockets.byId(cmd.connectionId);
+        if (c === undefined || c.closed || c.appId !== app || !inRoom(c, cmd.room)) return 0;
+        sockets.send(c, c.adapter.signal(cmd.room, cmd.event, cmd.data));
+        return 1;
+      }
       default:
         // session.close is answered by the revocation watcher (revocation.ts).
         return undefined;
     }
   }
+}
+
+/**
+ * Whether a socket is a connection of `room` for a signal: its token lets it subscribe there (an OpenTok connection
+ * belongs to its session from the connect on), or it is subscribed, subscribing or a presence member.
+ */
+function inRoom(c: Conn, room: string): boolean {
+  return c.permissions.can(room, "subscribe") || c.subs.has(room) || c.pending.has(room) || c.presence.has(room);
 }
 
 function matchesTarget(c: Conn, t: { clientId: string } | { connectionId: string }): boolean {

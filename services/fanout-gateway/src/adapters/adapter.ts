@@ -33,6 +33,8 @@ export interface ProtocolAdapter {
   presence(roomJson: string, action: PresenceAction, memberJson: string): string;
   /** A moderator deleted message `id` of `room`. */
   deleted(room: string, id: string): string;
+  /** An unstored signal to this one socket (docs/PROTOCOL.md `signal`; from an OpenTok signal to a connection). */
+  signal(room: string, event: string, data: unknown): string;
   /** The server ended the socket's subscription to `room` (a refresh removed the permission). */
   unsubscribed(room: string, reason: string): string;
   /** The token expires at `expiresAt` (epoch ms): refresh now (undefined: the protocol has no such push). */

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { encodeBody } from "@switchboard/core";
-import { IvsFrameError, decodeIvsFrame, ivsErrorFrame, ivsMessageFrame } from "./ivs.js";
+import { IvsFrameError, decodeIvsFrame, ivsAdapter, ivsErrorFrame, ivsMessageFrame } from "./ivs.js";
 
 const T = Date.UTC(2026, 11, 3, 8, 0, 0, 123);
 const frame = (text: string) => new TextEncoder().encode(text).buffer;
@@ -51,6 +51,23 @@ describe("stored messages as IVS frames", () => {
     });
     expect(parsed(ivsMessageFrame(6, body("score", { a: 1 })))["Attributes"]).toEqual({ data: '{"a":1}' });
     expect(parsed(ivsMessageFrame(7, body("score", [1])))["Attributes"]).toEqual({ data: "[1]" });
+  });
+
+  it("an unstored signal to one connection: an EVENT mapped like a stored event's, with a UUID Id and the send time", () => {
+    const before = Date.now();
+    const e = parsed(ivsAdapter.signal("session:s", "chat", "hello"));
+    const sent = Date.parse(e["SendTime"] as string);
+    expect(sent).toBeGreaterThanOrEqual(before);
+    expect(sent).toBeLessThanOrEqual(Date.now());
+    expect({ ...e, SendTime: "checked" }).toEqual({
+      Type: "EVENT",
+      Id: e["Id"],
+      EventName: "chat",
+      SendTime: "checked",
+      Attributes: { data: '"hello"' },
+    });
+    expect(e["Id"]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(parsed(ivsAdapter.signal("r", "poll", { q: "lunch?" }))["Attributes"]).toEqual({ q: "lunch?" });
   });
 
   it("an ERROR frame", () => {

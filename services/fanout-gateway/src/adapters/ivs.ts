@@ -133,15 +133,17 @@ export function ivsEventFrame(
   });
 }
 
+/** An EVENT's Attributes: the data when it maps strings to strings, else `{data: <its JSON text>}`. */
+function eventAttributes(data: unknown): Record<string, string> {
+  return isStringMap(data) ? data : { data: JSON.stringify(data ?? null) };
+}
+
 /** A stored message as an IVS frame: MESSAGE for event `message`, EVENT otherwise (docs/VENDORS.md mapping). */
 export function ivsMessageFrame(offset: number, body: string, requestId?: string): string {
   const b = JSON.parse(body) as MessageBody;
   const id = messageIdFromOffset(offset);
   const data = b.data;
-  if (b.event !== IVS_MESSAGE_EVENT) {
-    const attributes = isStringMap(data) ? data : { data: JSON.stringify(data ?? null) };
-    return ivsEventFrame(id, b.event, b.timestamp, attributes, requestId);
-  }
+  if (b.event !== IVS_MESSAGE_EVENT) return ivsEventFrame(id, b.event, b.timestamp, eventAttributes(data), requestId);
   const obj = typeof data === "object" && data !== null && !Array.isArray(data) ? (data as Obj) : undefined;
   const content =
     obj !== undefined && typeof obj["content"] === "string"
@@ -179,6 +181,8 @@ export const ivsAdapter: ProtocolAdapter = {
   message: (_roomJson, offset, body) => ivsMessageFrame(offset, body),
   presence: () => "",
   deleted: (_room, id) => ivsEventFrame(randomUUID(), IVS_DELETE_EVENT, Date.now(), { MessageID: id }),
+  // An unstored signal is an EVENT like a stored event (EventName = the event), with an id of its own.
+  signal: (_room, event, data) => ivsEventFrame(randomUUID(), event, Date.now(), eventAttributes(data)),
   unsubscribed: (room, reason) => ivsEventFrame(randomUUID(), "switchboard:UNSUBSCRIBED", Date.now(), { room, reason }),
   tokenExpiring: () => undefined,
   closing: (code) =>

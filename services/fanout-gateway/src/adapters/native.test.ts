@@ -21,3 +21,17 @@ describe("nativeAdapter.connected", () => {
     }
   });
 });
+
+describe("nativeAdapter.signal", () => {
+  it("is the SignalPush as JSON: room, event and data, no id or offset (it is not stored)", () => {
+    expect(nativeAdapter.signal("session:1_MX4", "chat", 'he said "hi"')).toBe(
+      '{"type":"signal","room":"session:1_MX4","event":"chat","data":"he said \\"hi\\""}',
+    );
+    expect(JSON.parse(nativeAdapter.signal("r", "e", { n: [1, null] }))).toEqual({
+      type: "signal",
+      room: "r",
+      event: "e",
+      data: { n: [1, null] },
+    });
+  });
+});

@@ -11,6 +11,7 @@ import {
   type DeletedPush,
   type RequestType,
   type ResultOf,
+  type SignalPush,
   type SwitchboardError,
   type TokenExpiringPush,
   type UnsubscribedPush,
@@ -35,6 +36,7 @@ export const nativeAdapter: ProtocolAdapter = {
   presence: (roomJson: string, action: PresenceAction, memberJson: string) =>
     `{"type":"presence","room":${roomJson},"action":"${action}","member":${memberJson}}`,
   deleted: (room, id) => JSON.stringify({ type: "message.deleted", room, id } satisfies DeletedPush),
+  signal: (room, event, data) => JSON.stringify({ type: "signal", room, event, data } satisfies SignalPush),
   unsubscribed: (room, reason) => JSON.stringify({ type: "unsubscribed", room, reason } satisfies UnsubscribedPush),
   tokenExpiring: (expiresAt) => JSON.stringify({ type: "token.expiring", expiresAt } satisfies TokenExpiringPush),
   topic: (roomKey) => roomKey,

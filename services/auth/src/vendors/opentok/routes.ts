@@ -1,7 +1,8 @@
 /**
  * OpenTok REST drop-in (for the `opentok` Node SDK 2.23, legacy "OpenTok" mode): `POST /session/create` mints
  * OpenTok-format session ids embedding the apiKey (sessionid.ts) as Switchboard sessions; a signal to a session is
- * a message stored in room `session:<id>` (event = its type), so every socket of the session receives it;
+ * a message stored in room `session:<id>` (event = its type), so every socket of the session receives it; a signal
+ * to one connection is an unstored `signal` push to that socket alone (a control command to the gateways);
  * force-disconnect is a Switchboard disconnect of that socket. Requests are authenticated by X-OPENTOK-AUTH
  * (projectauth.ts). The apiKey is the Switchboard key id `appId.keyId` and the secret its secret: the SDK's local
  * checks accept it. Media features (archives, broadcasts, streams, SIP, captions, …) answer 501. Errors are
@@ -128,15 +129,24 @@ export function opentokRoutes(app: FastifyInstance, opts: VendorOptions): Promis
     ]);
   });
 
-  const signal = async (key: ResolvedKey, sessionId: string, body: SignalBody): Promise<PublishResult> => {
+  /** The Switchboard event of a signal: its type, or UNTYPED_SIGNAL_EVENT without one. */
+  const signalEvent = (body: SignalBody): string => {
     const event = body.type === undefined || body.type === "" ? UNTYPED_SIGNAL_EVENT : body.type;
     try {
       assertEvent(event);
     } catch (err) {
       throw new VendorError(400, "bad_request", `type: ${(err as Error).message}`);
     }
-    return storeRoomMessage(opts.nats.get().publisher, { app: key.appId, room: sessionRoom(sessionId), event, data: body.data });
+    return event;
   };
+
+  const signal = async (key: ResolvedKey, sessionId: string, body: SignalBody): Promise<PublishResult> =>
+    storeRoomMessage(opts.nats.get().publisher, {
+      app: key.appId,
+      room: sessionRoom(sessionId),
+      event: signalEvent(body),
+      data: body.data,
+    });
 
   app.post<{ Params: SessionParams; Body: SignalBody }>(
     "/v2/project/:apiKey/session/:sid/signal",
@@ -149,18 +159,25 @@ export function opentokRoutes(app: FastifyInstance, opts: VendorOptions): Promis
   );
 
   /**
-   * A signal to one connection. Delivering to one socket needs the gateway (a control command it does not handle
-   * yet), so a known connection gets 501 rather than a signal every connection of the session would see.
+   * A signal to one connection: not stored (a stored message reaches every subscriber of the room), but sent to the
+   * gateways as a control command; the one holding that connection pushes it to that socket alone (docs/PROTOCOL.md
+   * `signal`). No gateway holding it = 404, which the SDK raises as SignalError.
    */
   app.post<{ Params: ConnectionParams; Body: SignalBody }>(
     "/v2/project/:apiKey/session/:sid/connection/:cid/signal",
     { schema: { params: ConnectionParams, body: SignalBody } },
-    async (req) => {
+    async (req, reply) => {
       const { key, session } = await requireSession(req, req.params);
-      const members = await opts.nats.get().presence(key.appId, sessionRoom(session.sessionId));
-      if (!members.some((m) => m.connectionId === req.params.cid))
+      const affected = await opts.nats.get().moderation.command(key.appId, {
+        op: "signal",
+        room: sessionRoom(session.sessionId),
+        connectionId: req.params.cid,
+        event: signalEvent(req.body),
+        data: req.body.data,
+      });
+      if (affected === 0)
         throw new VendorError(404, "not_found", `connection ${req.params.cid} is not connected to session ${session.sessionId}`);
-      throw new VendorError(501, "not_supported", "a signal to one connection is not available yet; signal the session instead");
+      return reply.status(204).send();
     },
   );
 
