@@ -1,7 +1,7 @@
 /**
  * Token buckets for the rate limits of the contract: token issuance per API key (auth), HTTP publishes per API key
- * (publish-ingest) and client publishes per socket (gateway). Each caller decides what a refusal says; the refill
- * arithmetic and the per-key table live here once.
+ * (publish-ingest), client publishes and other requests per socket and IVS room messages (gateway). Each caller
+ * decides what a refusal says; the refill arithmetic and the per-key table live here once.
  */
 
 export interface Bucket {
@@ -16,6 +16,14 @@ export function refill(b: Bucket, rate: number, burst: number, now: number): voi
     b.tokens = Math.min(burst, b.tokens + ((now - b.at) * rate) / 1000);
     b.at = now;
   }
+}
+
+/** Refills `b`, then takes one token; false (nothing taken) when less than one is left. */
+export function takeOne(b: Bucket, rate: number, burst: number, now: number): boolean {
+  refill(b, rate, burst, now);
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
+  return true;
 }
 
 /** Whole seconds until `cost` tokens are available again (at least 1): the Retry-After of a refusal. */

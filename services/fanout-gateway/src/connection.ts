@@ -1,6 +1,6 @@
 /** Per-socket state (uWS user data). Plain fields, no per-message allocation. */
 import { EffectivePermissions, Permissions, SOCKET_REQUEST_BURST, type TokenClaims } from "@switchboard/protocol";
-import { refill, type Bucket } from "@switchboard/core";
+import { takeOne, type Bucket } from "@switchboard/core";
 import type { ProtocolAdapter } from "./adapters/adapter.js";
 import type { SocketLimits } from "./apps.js";
 import type { RoomChat } from "./roomchat.js";
@@ -204,13 +204,5 @@ export function refusedConn(code: number, reason: string, adapter: ProtocolAdapt
 
 /** Token bucket: `rate` per second, up to `burst`. Returns false when the publish must be refused. */
 export function takeToken(c: Conn, rate: number, burst: number, now: number): boolean {
-  return takeFrom(c.publishBucket, rate, burst, now);
-}
-
-/** Takes one token from `b` (`rate` per second, up to `burst`); false when none is left. */
-export function takeFrom(b: Bucket, rate: number, burst: number, now: number): boolean {
-  refill(b, rate, burst, now);
-  if (b.tokens < 1) return false;
-  b.tokens -= 1;
-  return true;
+  return takeOne(c.publishBucket, rate, burst, now);
 }

@@ -18,8 +18,8 @@ import {
   type RequestType,
   type ResultOf,
 } from "@switchboard/protocol";
-import { APP_LIMIT_BOUNDS } from "@switchboard/core";
-import { own, takeFrom, type Conn, type UserData } from "./connection.js";
+import { APP_LIMIT_BOUNDS, takeOne } from "@switchboard/core";
+import { own, type Conn, type UserData } from "./connection.js";
 import { ExpiryWheel } from "./expiry.js";
 import type { GatewayOptions } from "./deps.js";
 import { handlers, dropSub, type Handler, type HandlerContext } from "./handlers/index.js";
@@ -264,11 +264,7 @@ export class Gateway {
       if (++c.badFrames > this.o.limits.maxBadFrames) this.end(c, CloseCode.PROTOCOL_VIOLATION, "too many malformed frames");
       return;
     }
-    if (
-      req.type !== "publish" &&
-      req.type !== "ping" &&
-      !takeFrom(c.requestBucket, SOCKET_REQUEST_RATE, SOCKET_REQUEST_BURST, Date.now())
-    ) {
+    if (req.type !== "publish" && req.type !== "ping" && !takeOne(c.requestBucket, SOCKET_REQUEST_RATE, SOCKET_REQUEST_BURST, Date.now())) {
       this.o.metrics.requests.inc({ type: req.type, result: "rate_limited" });
       const message = `over ${SOCKET_REQUEST_RATE} requests per second on this socket (burst ${SOCKET_REQUEST_BURST}); slow down`;
       this.send(c, c.adapter.error(req.id, new SwitchboardError("rate_limited", message)));

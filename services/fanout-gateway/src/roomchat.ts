@@ -6,7 +6,7 @@
  * delivery time (milliseconds; the contract allows 5 s). The rate bucket is per room on this gateway.
  */
 import { ROOM_CHAT_LIMITS, type RoomChatLimits } from "@switchboard/protocol";
-import { KvKeys, followBucket, hasValue, refill, type Bucket, type KV, type Logger } from "@switchboard/core";
+import { KvKeys, followBucket, hasValue, takeOne, type Bucket, type KV, type Logger } from "@switchboard/core";
 
 /** A room's limits as they are now, and its SEND_MESSAGE bucket on this gateway. */
 export interface RoomChat extends RoomChatLimits {
@@ -38,11 +38,7 @@ export function roomChatLimitsOf(value: Uint8Array | undefined): RoomChatLimits 
 
 /** Takes one SEND_MESSAGE from the room's bucket; false when the room is over its rate. */
 export function takeRoomMessage(c: RoomChat, now: number): boolean {
-  const rate = c.maximumMessageRatePerSecond;
-  refill(c.bucket, rate, rate, now);
-  if (c.bucket.tokens < 1) return false;
-  c.bucket.tokens -= 1;
-  return true;
+  return takeOne(c.bucket, c.maximumMessageRatePerSecond, c.maximumMessageRatePerSecond, now);
 }
 
 export class RoomChatRegistry {
