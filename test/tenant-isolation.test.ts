@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issueToken, publishHttp, startCluster, type Cluster } from "./helpers/cluster.js";
+import { api, type ApiResponse } from "./helpers/auth.js";
 import { connectTo, type Connected } from "./helpers/gateway.js";
 import { createApp, historyGet, historyJson } from "./helpers/history.js";
 
@@ -18,18 +19,15 @@ let b: { appId: string; key: string };
 let alice: Connected;
 let aSession: string;
 
-async function call(service: "auth" | "publish-ingest", method: string, path: string, key: string, body?: unknown): Promise<Response> {
-  return fetch(`${cluster.url(service)}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+/** A JSON call with an API key (test/helpers/auth.ts api). */
+function call(service: "auth" | "publish-ingest", method: string, path: string, key: string, body?: unknown): Promise<ApiResponse> {
+  return api(cluster.url(service), method, path, { auth: `Bearer ${key}`, body });
 }
 
 async function tokenOf(key: string, body: Record<string, unknown>): Promise<string> {
   const res = await call("auth", "POST", "/v1/tokens", key, body);
   expect(res.status).toBe(201);
-  return ((await res.json()) as { token: string }).token;
+  return res.body["token"] as string;
 }
 
 beforeAll(async () => {
@@ -41,7 +39,7 @@ beforeAll(async () => {
   expect((await publishHttp(cluster, ROOM, { event: "a", data: "A1" })).status).toBe(201);
   const session = await call("auth", "POST", "/v1/sessions", cluster.devKey, { customSessionId: "a-private" });
   expect(session.status).toBe(201);
-  aSession = ((await session.json()) as { sessionId: string }).sessionId;
+  aSession = session.body["sessionId"] as string;
 }, 120_000);
 
 afterAll(async () => {
@@ -76,7 +74,7 @@ describe("app B against app A's room of the same name", () => {
     expect((await historyJson(cluster, `/v1/rooms/${ROOM}/messages`)).messages.map((m) => m.id)).toEqual([aFirst.id]);
 
     const kick = await call("publish-ingest", "POST", `/v1/rooms/${ROOM}/disconnect`, b.key, { clientId: "alice" });
-    expect(await kick.json()).toEqual({ affected: 0 });
+    expect(kick.body).toEqual({ affected: 0 });
     const revoke = await call("auth", "POST", "/v1/tokens/revoke", b.key, { clientId: "alice" });
     expect(revoke.status).toBe(200);
 
@@ -88,7 +86,7 @@ describe("app B against app A's room of the same name", () => {
       const res = await call("auth", method, path, b.key, body);
       expect([method, path, res.status]).toEqual([method, path, 404]);
     }
-    const listed = (await (await call("auth", "GET", "/v1/sessions", b.key)).json()) as { sessions: Array<{ sessionId: string }> };
+    const listed = (await call("auth", "GET", "/v1/sessions", b.key)).body as { sessions: Array<{ sessionId: string }> };
     expect(listed.sessions.map((s) => s.sessionId)).not.toContain(aSession);
     // B may create a session of the same custom id: sessions are per app too.
     expect((await call("auth", "POST", "/v1/sessions", b.key, { customSessionId: "a-private" })).status).toBe(201);
