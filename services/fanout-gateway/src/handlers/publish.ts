@@ -1,5 +1,5 @@
 /** publish: a client message, acked once JetStream stored it (the same path as HTTP publishes through ingest). */
-import { SwitchboardError, messageIdFromOffset, type PublishResult, type RequestOf } from "@switchboard/protocol";
+import { SwitchboardError, messageIdFromOffset, unavailable, type PublishResult, type RequestOf } from "@switchboard/protocol";
 import { Subjects, encodeBody, encodeData, storeFailureMessage } from "@switchboard/core";
 import { takeToken, type Conn } from "../connection.js";
 import { requireCap, type HandlerContext } from "./context.js";
@@ -46,6 +46,6 @@ export async function storeFromSocket(
     });
     return { id: messageIdFromOffset(ack.seq), offset: ack.seq };
   } catch (err) {
-    throw new SwitchboardError("unavailable", storeFailureMessage(err), { cause: err });
+    throw unavailable(storeFailureMessage(err), err);
   }
 }
