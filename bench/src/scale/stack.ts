@@ -12,8 +12,6 @@ import { tokenHeader, tokenPayload, type PermissionMap } from "@switchboard/prot
 import { Subjects, connectNats, createLogger, encodeBody, jetstream, type NatsConnection } from "@switchboard/core";
 import {
   ephemeralEnv,
-  freePort,
-  serviceEntry,
   spawnTied,
   startNatsServer,
   startService,
@@ -70,10 +68,7 @@ export class Stack {
 
   /** A fanout-gateway process on its own port; `env` adds to the stack's environment. */
   async gateway(env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Server> {
-    const g =
-      nodeArgs.length === 0
-        ? await startService("fanout-gateway", { env: { ...this.env, ...env } })
-        : await withNodeArgs(nodeArgs, { ...this.env, ...env });
+    const g = await startService("fanout-gateway", { env: { ...this.env, ...env }, nodeArgs });
     this.services.push(g);
     await waitReady(g);
     return { name: "gateway", kind: "gateway", port: g.port, pid: g.process.pid ?? -1, stop: () => g.stop().then(() => undefined) };
@@ -139,35 +134,6 @@ export class Stack {
     await Promise.all(this.services.map((s) => s.kill()));
     await this.nats.dispose();
   }
-}
-
-/** A gateway started with node flags (--cpu-prof is not allowed in NODE_OPTIONS, so startService cannot pass it). */
-async function withNodeArgs(nodeArgs: string[], env: Record<string, string>): Promise<ServiceHandle> {
-  const port = await freePort();
-  const proc = spawnTied(process.execPath, [...nodeArgs, serviceEntry("fanout-gateway")], {
-    env: { ...process.env, HOST: "127.0.0.1", PORT: String(port), ...env },
-  });
-  let out = "";
-  const keep = (d: Buffer) => {
-    if (out.length < 100_000) out += d.toString();
-  };
-  proc.stdout.on("data", keep);
-  proc.stderr.on("data", keep);
-  const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
-  const wait = (signal: NodeJS.Signals) => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-    return exited;
-  };
-  return {
-    name: "fanout-gateway",
-    port,
-    url: `http://127.0.0.1:${port}`,
-    process: proc,
-    output: () => out,
-    stop: () => wait("SIGTERM"),
-    kill: () => wait("SIGKILL").then(() => undefined),
-    exited,
-  };
 }
 
 /**

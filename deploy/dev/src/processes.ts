@@ -191,6 +191,8 @@ export interface ServiceHandle {
 export interface ServiceOptions {
   port?: number;
   env?: Record<string, string>;
+  /** Flags for node before the entry point (`--cpu-prof` and the like, which NODE_OPTIONS does not take). */
+  nodeArgs?: string[];
   onLine?: (line: string) => void;
 }
 
@@ -201,7 +203,7 @@ export function serviceEntry(name: ServiceName): string {
 /** Starts a built service as a child process (node services/<name>/dist/main.js). */
 export async function startService(name: ServiceName, opts: ServiceOptions = {}): Promise<ServiceHandle> {
   const port = opts.port ?? (await freePort());
-  const proc = spawnTied(process.execPath, [serviceEntry(name)], {
+  const proc = spawnTied(process.execPath, [...(opts.nodeArgs ?? []), serviceEntry(name)], {
     env: { ...process.env, HOST: "127.0.0.1", PORT: String(port), ...opts.env },
   });
   let out = "";
