@@ -16,8 +16,6 @@
  * baseline has the same handicap, which is why it runs in the same run.
  */
 import { randomBytes } from "node:crypto";
-import { createRequire } from "node:module";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
 import { signToken } from "@switchboard/protocol";
@@ -32,8 +30,8 @@ import {
   messagePushFrame,
   type NatsConnection,
 } from "@switchboard/core";
-import { cpuSeconds, startOtlpSink } from "./lib.js";
-import { REPO_ROOT, ephemeralEnv, spawnTied, startNatsServer, startService, waitReady, type ServiceHandle } from "@switchboard/dev";
+import { cpuSeconds, loadBareUws, startOtlpSink } from "./lib.js";
+import { ephemeralEnv, spawnTied, startNatsServer, startService, waitReady, type ServiceHandle } from "@switchboard/dev";
 
 const APP = "bench";
 const ROOM = "fanout";
@@ -50,20 +48,8 @@ const TRACING = process.argv.includes("--tracing");
 
 // ---- the bare uWS baseline server (runs as a child process: `fanout-bench.js --bare <natsUrl>`) ----
 
-/** The few uWS members the baseline uses (the package's own types are not a dependency of the bench workspace). */
-interface BareUws {
-  App(): {
-    ws(pattern: string, behavior: Record<string, unknown>): unknown;
-    publish(topic: string, message: string): boolean;
-    listen(host: string, port: number, cb: (socket: unknown) => void): unknown;
-  };
-  DISABLED: number;
-  us_socket_local_port(socket: unknown): number;
-}
-
 async function runBare(natsUrl: string): Promise<void> {
-  const require = createRequire(join(REPO_ROOT, "services", "fanout-gateway", "package.json"));
-  const uws = require(`uWebSockets.js/binaries/uws_${process.platform}_${process.arch}_${process.versions.modules}.node`) as BareUws;
+  const uws = loadBareUws();
   const app = uws.App();
   app.ws("/*", {
     compression: uws.DISABLED,

@@ -4,7 +4,10 @@
  * of the machine's CPU as possible, so the figures describe the server rather than the load generator.
  */
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { connect, type Socket } from "node:net";
+import { join } from "node:path";
+import { REPO_ROOT } from "@switchboard/dev";
 
 /** Linux clock ticks per second (USER_HZ) for /proc/<pid>/stat. */
 const TICKS = 100;
@@ -97,4 +100,21 @@ export async function startOtlpSink(): Promise<{ url: string; spans(): number; c
     server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)),
   );
   return { url: `http://127.0.0.1:${port}`, spans: () => spans, close: () => server.close() };
+}
+
+/** The few uWS members the bare baselines use (the package's own types are not a dependency of the bench workspace). */
+export interface BareUws {
+  App(): {
+    ws(pattern: string, behavior: Record<string, unknown>): unknown;
+    publish(topic: string, message: string): boolean;
+    listen(host: string, port: number, cb: (socket: unknown) => void): unknown;
+  };
+  DISABLED: number;
+  us_socket_local_port(socket: unknown): number;
+}
+
+/** The native uWS build the gateway loads, for a bare baseline server (the same binary, no JavaScript fallback). */
+export function loadBareUws(): BareUws {
+  const require = createRequire(join(REPO_ROOT, "services", "fanout-gateway", "package.json"));
+  return require(`uWebSockets.js/binaries/uws_${process.platform}_${process.arch}_${process.versions.modules}.node`) as BareUws;
 }

@@ -16,10 +16,8 @@
  * with 401: the least any server that verifies tokens in JavaScript pays per connect.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { createRequire } from "node:module";
-import { join } from "node:path";
 import { Subjects, connectNats, createLogger, messagePushFrame } from "@switchboard/core";
-import { REPO_ROOT } from "@switchboard/dev";
+import { loadBareUws } from "../lib.js";
 
 /** The few uWS members the baseline uses (the package's types are not a dependency of the bench workspace). */
 interface BareSocket {
@@ -35,19 +33,9 @@ interface BareRequest {
   getQuery(name: string): string | undefined;
   getHeader(name: string): string;
 }
-interface BareUws {
-  App(): {
-    ws(pattern: string, behavior: Record<string, unknown>): unknown;
-    publish(topic: string, message: string): boolean;
-    listen(host: string, port: number, cb: (socket: unknown) => void): unknown;
-  };
-  DISABLED: number;
-  us_socket_local_port(socket: unknown): number;
-}
 
 async function main(natsUrl: string, app: string): Promise<void> {
-  const require = createRequire(join(REPO_ROOT, "services", "fanout-gateway", "package.json"));
-  const uws = require(`uWebSockets.js/binaries/uws_${process.platform}_${process.arch}_${process.versions.modules}.node`) as BareUws;
+  const uws = loadBareUws();
   const server = uws.App();
   const nc = await connectNats({ servers: [natsUrl], name: "bare-uws", log: createLogger("bare", "silent") }, new AbortController().signal);
   const rooms = new Map<string, Promise<void>>();
