@@ -10,7 +10,8 @@
  *   rooms          100 rooms × 100 subscribers (1000 sockets), then 10,000 rooms × 2 (2000 sockets): subscription
  *                  set-up rate, memory per room, deliveries
  *   idle           --sockets 18000 idle sockets on one server: KB per socket, time to open them
- *   storm          --sockets 5000 connects, a distinct token each, --in-flight 128 per load worker: connects/s, p99
+ *   storm          --sockets 5000 connects, a distinct token each, --in-flight 128 per load worker, --rounds 3
+ *                  (rotated order, median): connects/s, p99
  *   two-gateways   1 room × --sockets 1000 on one server, then split over two: deliveries/s
  *   churn          presence join/leave and client publishes, closed loop, 400 sockets on two gateways (no bare)
  *   all            every scenario in turn (about 4 minutes on a quiet 2-core machine)
@@ -56,7 +57,7 @@ async function run(which: Scenario, ctx: Ctx): Promise<void> {
     case "idle":
       return idle(ctx, { sockets: arg("sockets", 18_000) });
     case "storm":
-      return storm(ctx, { sockets: arg("sockets", 5000), inFlight: arg("in-flight", 128) });
+      return storm(ctx, { sockets: arg("sockets", 5000), inFlight: arg("in-flight", 128), rounds: arg("rounds", 3) });
     case "two-gateways":
       return twoGateways(ctx, { sockets: arg("sockets", 1000), burst: arg("burst", 3000) });
     case "churn":
@@ -72,7 +73,10 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const profile = strArg("profile");
-  const nodeArgs = profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${resolve(profile)}`, "--heapsnapshot-signal=SIGUSR2"];
+  const nodeArgs =
+    profile === undefined
+      ? []
+      : ["--cpu-prof", "--cpu-prof-interval=100", `--cpu-prof-dir=${resolve(profile)}`, "--heapsnapshot-signal=SIGUSR2"];
   const stack = await Stack.start();
   const pool = new LoadPool(arg("workers", 4));
   const ctx: Ctx = {
