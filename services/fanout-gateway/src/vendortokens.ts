@@ -50,10 +50,13 @@ const KID_HEADERS = new Set<string>();
 /** Whether a token is an OpenTok client token (T1, or a JWT with `ist: "project"` and no `kid`), not a Switchboard one. */
 export function isOpenTokToken(token: string): boolean {
   if (token.startsWith(T1_PREFIX)) return true;
-  const [h, p] = token.split(".", 3);
-  if (h === undefined || p === undefined) return false;
+  const d1 = token.indexOf(".");
+  if (d1 < 0) return false;
+  const d2 = token.indexOf(".", d1 + 1);
+  const h = token.slice(0, d1);
   // Every connect asks: a header already seen with a kid (a Switchboard token's, one per key) decides at once.
   if (KID_HEADERS.has(h)) return false;
+  const p = token.slice(d1 + 1, d2 < 0 ? undefined : d2);
   try {
     const header = JSON.parse(Buffer.from(h, "base64url").toString("utf8")) as Record<string, unknown> | null;
     if (header?.["kid"] !== undefined) {
