@@ -218,7 +218,8 @@ describe("resume", () => {
       expect(reply).toMatchObject({ ok: true, result: { room, recovered: true } });
     }
     await publisher;
-    await waitForOffset(sock, room, published[TOTAL - 1]!);
+    // The last message may have reached the socket before the last reconnect (a fast publisher): nothing more comes.
+    if (!received.includes(published[TOTAL - 1]!)) await waitForOffset(sock, room, published[TOTAL - 1]!);
     received.push(...offsetsOf(sock, room));
     expect(received).toEqual(published);
     sock.close();
