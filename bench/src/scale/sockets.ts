@@ -68,7 +68,8 @@ function median(xs: number[]): number {
  * The load workers are the slowest part of a storm (a client connect costs several times a server accept), and a
  * cold worker spends about twice the CPU per connect of a warm one (measured: 640-780 ms of worker CPU for 5000
  * connects to whichever server came first, 280-460 ms for the others): a server measured first looked half as fast.
- * So every server first takes one full-size warm-up storm, then `rounds` measured storms follow in a rotated order
+ * So every server first takes two full-size warm-up storms (open and close twice: the gateway's JIT re-optimizes
+ * after its first close-all, about 70 ms of compiling), then `rounds` measured storms follow in a rotated order
  * (gateway first in one round, bare in the next, ...) and each server's row is its median round.
  */
 export async function storm(ctx: Ctx, o: { sockets: number; inFlight: number; rounds: number }): Promise<void> {
@@ -94,7 +95,7 @@ export async function storm(ctx: Ctx, o: { sockets: number; inFlight: number; ro
     if (r.failed > 0) console.error(`${s.name}: ${r.failed} connects failed; first error: ${r.firstError}`);
     return { ...r, cpuS };
   };
-  for (const s of servers) await once(s, -1);
+  for (let w = 1; w <= 2; w++) for (const s of servers) await once(s, -w);
   const results = new Map<Server, Array<Awaited<ReturnType<typeof once>>>>(servers.map((s) => [s, []]));
   for (let round = 0; round < o.rounds; round++) {
     for (let k = 0; k < servers.length; k++) {
