@@ -1,10 +1,9 @@
 /**
  * Token verification (docs/HTTP-API.md) for the gateway and the history service. It is a hot path (every connect), so it
- * is written against node:crypto directly: HS256 only (no `none`, no algorithm taken from the token beyond the
+ * is written against node:crypto directly (hs256.ts): HS256 only (no `none`, no algorithm taken from the token beyond the
  * allow-list), a known `kid`, signature compared in constant time, `aud` and `exp` required, small clock tolerance.
  * Each refusal carries a reason (a metrics label) and the close code the gateway uses.
  */
-import { createHmac, timingSafeEqual } from "node:crypto";
 import {
   CloseCode,
   EffectivePermissions,
@@ -19,6 +18,7 @@ import {
   type Role,
   type TokenClaims,
 } from "@switchboard/protocol";
+import { equalInConstantTime, hs256, type Hs256 } from "./hs256.js";
 import type { KeyRegistry, ResolvedKey } from "./keys.js";
 import type { RevocationRegistry } from "./revocations.js";
 
@@ -136,16 +136,26 @@ export function verifyTokenCached(token: string, opts: VerifyOptions): VerifiedT
   return key === undefined ? undefined : verifyWithKey(parts, key, opts);
 }
 
+/** Each key's HS256 signer (hs256.ts), made on its first token; a key changed or deleted is a new object. */
+const signers = new WeakMap<ResolvedKey, Hs256>();
+
+function signerOf(key: ResolvedKey): Hs256 {
+  let signer = signers.get(key);
+  if (signer === undefined) {
+    signer = hs256(key.secret);
+    signers.set(key, signer);
+  }
+  return signer;
+}
+
 function verifyWithKey({ token, d2, p, s, kid }: TokenParts, key: ResolvedKey | undefined, opts: VerifyOptions): VerifiedToken {
   if (key === undefined)
     throw opts.keys.wasDeleted(kid)
       ? new TokenError("key_deleted", "the API key that signed this token has been deleted")
       : new TokenError("unknown_kid", "token kid names no known key");
 
-  const expected = createHmac("sha256", key.hmacKey).update(token.slice(0, d2)).digest();
-  const given = Buffer.from(s, "base64url");
-  if (given.length !== expected.length || !timingSafeEqual(given, expected))
-    throw new TokenError("signature", "token signature does not verify");
+  // `s` passed the base64url alphabet check: only the canonical encoding of the right digest matches.
+  if (!equalInConstantTime(signerOf(key)(token.slice(0, d2)), s)) throw new TokenError("signature", "token signature does not verify");
 
   let payload: Record<string, unknown> | null;
   try {
