@@ -41,14 +41,3 @@ export function hs256(secret: string): Hs256 {
     return hash("sha256", outer, "base64url");
   };
 }
-
-/**
- * Whether two strings are equal, in time that depends on their length only (no early exit): for comparing a
- * computed signature with a given one, whose length is public.
- */
-export function equalInConstantTime(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
-}

@@ -18,7 +18,8 @@ import {
   type Role,
   type TokenClaims,
 } from "@switchboard/protocol";
-import { equalInConstantTime, hs256, type Hs256 } from "./hs256.js";
+import { constantTimeEqual } from "./authorization.js";
+import { hs256, type Hs256 } from "./hs256.js";
 import type { KeyRegistry, ResolvedKey } from "./keys.js";
 import type { RevocationRegistry } from "./revocations.js";
 
@@ -155,7 +156,7 @@ function verifyWithKey({ token, d2, p, s, kid }: TokenParts, key: ResolvedKey | 
       : new TokenError("unknown_kid", "token kid names no known key");
 
   // `s` passed the base64url alphabet check: only the canonical encoding of the right digest matches.
-  if (!equalInConstantTime(signerOf(key)(token.slice(0, d2)), s)) throw new TokenError("signature", "token signature does not verify");
+  if (!constantTimeEqual(signerOf(key)(token.slice(0, d2)), s)) throw new TokenError("signature", "token signature does not verify");
 
   let payload: Record<string, unknown> | null;
   try {

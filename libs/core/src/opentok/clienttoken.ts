@@ -7,8 +7,9 @@
  * No I/O here; the secret comes from a lookup the caller provides. Used by auth (tests and tools) and by the
  * gateway, which accepts these tokens at its upgrade (docs/VENDORS.md).
  */
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac } from "node:crypto";
 import { DATA_MAX, MAX_EXPIRES_IN } from "@switchboard/protocol";
+import { constantTimeEqual } from "../authorization.js";
 import { apiKeyOfSessionId } from "./sessionid.js";
 
 export const OPENTOK_ROLES = ["publisher", "publisheronly", "subscriber", "moderator"] as const;
@@ -98,12 +99,6 @@ export function encodeJwt(apiKey: string, secret: string, data: OpenTokTokenData
   return `${header}.${payload}.${sig}`;
 }
 
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
 const malformed = (why: string) => new ClientTokenError("malformed", `not an OpenTok client token: ${why}`);
 
 function intOf(v: unknown, name: string): number {
@@ -135,7 +130,7 @@ export function decodeClientToken(token: string): Decoded {
     return {
       format: "t1",
       apiKey,
-      signedWith: (secret) => safeEqual(createHmac("sha1", secret).update(rest).digest("hex"), sig),
+      signedWith: (secret) => constantTimeEqual(createHmac("sha1", secret).update(rest).digest("hex"), sig),
       claims: Object.fromEntries(new URLSearchParams(rest)),
     };
   }
@@ -156,7 +151,7 @@ export function decodeClientToken(token: string): Decoded {
   return {
     format: "jwt",
     apiKey,
-    signedWith: (secret) => safeEqual(createHmac("sha256", secret).update(`${h}.${p}`).digest("base64url"), s),
+    signedWith: (secret) => constantTimeEqual(createHmac("sha256", secret).update(`${h}.${p}`).digest("base64url"), s),
     claims,
   };
 }

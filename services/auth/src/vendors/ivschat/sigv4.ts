@@ -7,7 +7,8 @@
  * an access key comes from a lookup the caller provides. Pure functions over a request description, so the unit
  * tests run the captured SDK request through it.
  */
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
+import { constantTimeEqual } from "@switchboard/core";
 
 export const SIGV4_ALGORITHM = "AWS4-HMAC-SHA256";
 /** AWS services accept requests whose x-amz-date is within this of their clock. */
@@ -192,7 +193,7 @@ export async function verifySigV4(
   const kDate = hmac(`AWS4${secret}`, auth.date);
   const kSigning = hmac(hmac(hmac(kDate, auth.region), auth.service), "aws4_request");
   const expected = createHmac("sha256", kSigning).update(stringToSign).digest("hex");
-  if (!timingSafeEqual(Buffer.from(expected), Buffer.from(auth.signature)))
+  if (!constantTimeEqual(expected, auth.signature))
     throw bad(
       "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.",
     );
