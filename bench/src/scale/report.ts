@@ -28,6 +28,14 @@ export function percentile(sorted: number[], p: number): number {
   return sorted.length === 0 ? NaN : nth(sorted, Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length)));
 }
 
+/** The median of numbers in any order (NaN when empty). */
+export function median(xs: number[]): number {
+  return percentile(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
+}
+
 function fmt(v: number | string | undefined): string {
   if (v === undefined) return "";
   if (typeof v === "string") return v;

@@ -7,7 +7,7 @@ import { cpuSeconds } from "../lib.js";
 import type { Ctx } from "./fanout.js";
 import { sumCounters } from "./pool.js";
 import { nth, type OpenResult } from "./protocol.js";
-import { percentile, record } from "./report.js";
+import { median, percentile, record } from "./report.js";
 import { rssBytes, type Server } from "./stack.js";
 
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -51,14 +51,6 @@ export async function idle(ctx: Ctx, o: { sockets: number }): Promise<void> {
     await ctx.pool.closeAll();
     await s.stop();
   }
-}
-
-/** The median of a list of numbers (NaN when empty). */
-function median(xs: number[]): number {
-  return percentile(
-    [...xs].sort((a, b) => a - b),
-    50,
-  );
 }
 
 /**
