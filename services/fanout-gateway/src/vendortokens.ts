@@ -19,6 +19,7 @@ import {
 } from "@switchboard/protocol";
 import {
   ClientTokenError,
+  base64urlJsonObject,
   KvKeys,
   T1_PREFIX,
   TokenError,
@@ -56,19 +57,14 @@ export function isOpenTokToken(token: string): boolean {
   const h = token.slice(0, d1);
   // Every connect asks: a header already seen with a kid (a Switchboard token's, one per key) decides at once.
   if (KID_HEADERS.has(h)) return false;
-  const p = token.slice(d1 + 1, d2 < 0 ? undefined : d2);
-  try {
-    const header = JSON.parse(Buffer.from(h, "base64url").toString("utf8")) as Record<string, unknown> | null;
-    if (header?.["kid"] !== undefined) {
-      if (KID_HEADERS.size >= 1000) KID_HEADERS.clear();
-      KID_HEADERS.add(h);
-      return false;
-    }
-    const payload = JSON.parse(Buffer.from(p, "base64url").toString("utf8")) as Record<string, unknown> | null;
-    return payload?.["ist"] === "project";
-  } catch {
+  const header = base64urlJsonObject(h);
+  if (header === undefined) return false;
+  if (header["kid"] !== undefined) {
+    if (KID_HEADERS.size >= 1000) KID_HEADERS.clear();
+    KID_HEADERS.add(h);
     return false;
   }
+  return base64urlJsonObject(token.slice(d1 + 1, d2 < 0 ? undefined : d2))?.["ist"] === "project";
 }
 
 export interface OpenTokDeps {

@@ -10,6 +10,7 @@
 import { createHmac } from "node:crypto";
 import { DATA_MAX, MAX_EXPIRES_IN } from "@switchboard/protocol";
 import { constantTimeEqual } from "../authorization.js";
+import { decodeJwt } from "../jwt.js";
 import { apiKeyOfSessionId } from "./sessionid.js";
 
 export const OPENTOK_ROLES = ["publisher", "publisheronly", "subscriber", "moderator"] as const;
@@ -134,17 +135,10 @@ export function decodeClientToken(token: string): Decoded {
       claims: Object.fromEntries(new URLSearchParams(rest)),
     };
   }
-  const parts = token.split(".");
-  if (parts.length !== 3) throw malformed("neither a T1== token nor a JWT");
-  const [h, p, s] = parts as [string, string, string];
-  let header: Record<string, unknown>;
-  let claims: Record<string, unknown>;
-  try {
-    header = JSON.parse(Buffer.from(h, "base64url").toString("utf8")) as Record<string, unknown>;
-    claims = JSON.parse(Buffer.from(p, "base64url").toString("utf8")) as Record<string, unknown>;
-  } catch {
-    throw malformed("the JWT header or payload is not JSON");
-  }
+  const jwt = decodeJwt(token);
+  if (jwt === "parts") throw malformed("neither a T1== token nor a JWT");
+  if (jwt === "json") throw malformed("the JWT header or payload is not a JSON object");
+  const { h, p, s, header, claims } = jwt;
   if (header["alg"] !== "HS256") throw malformed("the JWT must be signed HS256");
   const apiKey = claims["iss"];
   if (typeof apiKey !== "string" || apiKey === "") throw malformed("the JWT has no iss (apiKey)");

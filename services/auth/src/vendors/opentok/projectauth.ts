@@ -8,7 +8,7 @@
 import { createHmac } from "node:crypto";
 import type { ResolvedKey } from "@switchboard/core";
 import { VendorError } from "../errors.js";
-import { CLOCK_SKEW_S, constantTimeEqual } from "@switchboard/core";
+import { CLOCK_SKEW_S, constantTimeEqual, decodeJwt } from "@switchboard/core";
 
 /** The longest lifetime accepted for a REST auth JWT (the SDK makes 300 s ones). */
 export const PROJECT_JWT_MAX_LIFETIME_S = 3600;
@@ -22,17 +22,9 @@ export async function verifyProjectJwt(
   nowSec: number = Math.floor(Date.now() / 1000),
 ): Promise<ResolvedKey> {
   if (typeof header !== "string" || header.length === 0 || header.length > 4096) throw unauthorized("missing");
-  const parts = header.split(".");
-  if (parts.length !== 3) throw unauthorized("not a JWT");
-  const [h, p, s] = parts as [string, string, string];
-  let head: Record<string, unknown>;
-  let claims: Record<string, unknown>;
-  try {
-    head = JSON.parse(Buffer.from(h, "base64url").toString("utf8")) as Record<string, unknown>;
-    claims = JSON.parse(Buffer.from(p, "base64url").toString("utf8")) as Record<string, unknown>;
-  } catch {
-    throw unauthorized("not a JWT");
-  }
+  const jwt = decodeJwt(header);
+  if (typeof jwt === "string") throw unauthorized("not a JWT");
+  const { h, p, s, header: head, claims } = jwt;
   if (head["alg"] !== "HS256") throw unauthorized("must be signed HS256");
   const iss = claims["iss"];
   if (typeof iss !== "string" || iss === "" || iss.length > 129) throw unauthorized("no iss");
