@@ -12,9 +12,8 @@ import { DeleteMessageRequest, DisconnectUserRequest, SendMessageRequest, type C
 import { SwitchboardClient, type MessagePush, type SwitchboardError } from "@switchboard/client";
 import type { ServiceHandle } from "@switchboard/dev";
 import { issueToken, publishHttp, type Cluster } from "./helpers/cluster.js";
-import { splitKey } from "./helpers/auth.js";
 import { chatRoom, chatTokenOf, connected, type TestChatRoom } from "./helpers/ivschat.js";
-import { startVendorCluster } from "./helpers/vendors.js";
+import { ivsClient, startVendorCluster } from "./helpers/vendors.js";
 
 let cluster: Cluster;
 let gateway2: ServiceHandle;
@@ -24,13 +23,7 @@ const closers: Array<() => void> = [];
 beforeAll(async () => {
   cluster = await startVendorCluster();
   gateway2 = await cluster.add("fanout-gateway", "fanout-gateway-2");
-  const k = splitKey(cluster.devKey);
-  ivs = new IvschatClient({
-    region: "eu-west-1",
-    endpoint: cluster.url("auth"),
-    credentials: { accessKeyId: k.kid, secretAccessKey: k.secret },
-    maxAttempts: 1,
-  });
+  ivs = ivsClient(cluster, cluster.devKey, {}, "eu-west-1");
 }, 180_000);
 
 afterAll(async () => {

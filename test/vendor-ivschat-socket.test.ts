@@ -22,9 +22,8 @@ import {
 import { DeleteMessageRequest, DisconnectUserRequest, SendMessageRequest, type ChatError } from "amazon-ivs-chat-messaging";
 import type { Cluster } from "./helpers/cluster.js";
 import { issueToken, publishHttp } from "./helpers/cluster.js";
-import { splitKey } from "./helpers/auth.js";
 import { chatRoom, chatTokenOf, connected, type ChatToken, type TestChatRoom } from "./helpers/ivschat.js";
-import { startVendorCluster } from "./helpers/vendors.js";
+import { ivsClient, startVendorCluster } from "./helpers/vendors.js";
 
 let cluster: Cluster;
 let ivs: IvschatClient;
@@ -33,13 +32,7 @@ const rooms: TestChatRoom[] = [];
 
 beforeAll(async () => {
   cluster = await startVendorCluster();
-  const k = splitKey(cluster.devKey);
-  ivs = new IvschatClient({
-    region: "us-west-2",
-    endpoint: cluster.url("auth"),
-    credentials: { accessKeyId: k.kid, secretAccessKey: k.secret },
-    maxAttempts: 1,
-  });
+  ivs = ivsClient(cluster, cluster.devKey);
   gatewayUrl = `ws://127.0.0.1:${cluster.services.get("fanout-gateway")?.port ?? 0}`;
 }, 180_000);
 

@@ -22,26 +22,15 @@ import {
 import type { Cluster } from "./helpers/cluster.js";
 import { openSocket, type TestSocket } from "./helpers/ws.js";
 import { splitKey } from "./helpers/auth.js";
-import { createAppKey, startVendorCluster } from "./helpers/vendors.js";
+import { createAppKey, ivsClient, startVendorCluster } from "./helpers/vendors.js";
 
 let cluster: Cluster;
 let ivs: IvschatClient;
 const sockets: TestSocket[] = [];
 
-function client(apiKey: string, extra: Partial<ConstructorParameters<typeof IvschatClient>[0]> = {}, region = "us-west-2"): IvschatClient {
-  const k = splitKey(apiKey);
-  return new IvschatClient({
-    region,
-    endpoint: cluster.url("auth"),
-    credentials: { accessKeyId: k.kid, secretAccessKey: k.secret },
-    maxAttempts: 1,
-    ...extra,
-  });
-}
-
 beforeAll(async () => {
   cluster = await startVendorCluster();
-  ivs = client(cluster.devKey);
+  ivs = ivsClient(cluster, cluster.devKey);
 }, 180_000);
 
 afterAll(async () => {
@@ -180,7 +169,7 @@ describe("@aws-sdk/client-ivschat against Switchboard", () => {
       }
     }
     // Another app cannot reach this app's room, by ARN or by id.
-    const other = client(await createAppKey(cluster, "other-ivs"));
+    const other = ivsClient(cluster, await createAppKey(cluster, "other-ivs"));
     const { arn } = await ivs.send(new GetRoomCommand({ identifier: room }));
     expect((await failure(other.send(new CreateChatTokenCommand({ roomIdentifier: arn, userId: "u" })))).name).toBe(
       "ResourceNotFoundException",
@@ -193,23 +182,23 @@ describe("@aws-sdk/client-ivschat against Switchboard", () => {
   it("refuses requests with a wrong secret, an unknown key, a stale date, a tampered body, region or service", async () => {
     const k = splitKey(cluster.devKey);
     const call = (c: IvschatClient) => c.send(new CreateRoomCommand({ name: "x" }));
-    const wrong = await failure(call(client(`${k.kid}:${k.secret}x`)));
+    const wrong = await failure(call(ivsClient(cluster, `${k.kid}:${k.secret}x`)));
     expect({ name: wrong.name, status: wrong.$metadata?.httpStatusCode }).toEqual({ name: "InvalidSignatureException", status: 403 });
-    expect((await failure(call(client(`nobody.nokey:${k.secret}`)))).name).toBe("UnrecognizedClientException");
-    const stale = await failure(call(client(cluster.devKey, { systemClockOffset: -20 * 60_000 })));
+    expect((await failure(call(ivsClient(cluster, `nobody.nokey:${k.secret}`)))).name).toBe("UnrecognizedClientException");
+    const stale = await failure(call(ivsClient(cluster, cluster.devKey, { systemClockOffset: -20 * 60_000 })));
     expect(stale.name).toBe("InvalidSignatureException");
     expect(stale.message).toMatch(/^Signature expired/);
     // Temporary credentials: the session token is sent and signed, and honoured.
-    const withToken = client(cluster.devKey, {
+    const withToken = ivsClient(cluster, cluster.devKey, {
       credentials: { accessKeyId: k.kid, secretAccessKey: k.secret, sessionToken: "temporary-session" },
     });
     expect((await call(withToken)).name).toBe("x");
     // Any region signs (the ARN follows it).
-    expect((await call(client(cluster.devKey, {}, "eu-west-1"))).arn).toMatch(/^arn:aws:ivschat:eu-west-1:/);
+    expect((await call(ivsClient(cluster, cluster.devKey, {}, "eu-west-1"))).arn).toMatch(/^arn:aws:ivschat:eu-west-1:/);
 
     /** A client whose request is changed after the SDK signed it. */
     const tampering = (change: (req: { body?: unknown; headers: Record<string, string> }) => void) => {
-      const c = client(cluster.devKey);
+      const c = ivsClient(cluster, cluster.devKey);
       const tamper = (next: (args: FinalizeArgs) => Promise<unknown>) => (args: FinalizeArgs) => {
         change(args.request);
         return next(args);

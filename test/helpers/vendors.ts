@@ -3,7 +3,8 @@
  * public URL, and a second app with its own key (for "another app's session" attacks).
  */
 import { startCluster, type Cluster } from "./cluster.js";
-import { api } from "./auth.js";
+import { IvschatClient } from "@aws-sdk/client-ivschat";
+import { api, splitKey } from "./auth.js";
 
 /** Every service; auth started last so that SWITCHBOARD_PUBLIC_GATEWAY_URL names the running gateway. */
 export async function startVendorCluster(): Promise<Cluster> {
@@ -25,4 +26,21 @@ export async function createAppKey(cluster: Cluster, name: string): Promise<stri
   const key = await api(cluster.url("auth"), "POST", `/v1/apps/${String(app.body["id"])}/keys`, { auth: admin, body: {} });
   if (key.status !== 201) throw new Error(`key creation failed: ${key.status}`);
   return key.body["key"] as string;
+}
+
+/** The real IVS chat control-plane client (`@aws-sdk/client-ivschat`) on auth, signing with `apiKey`; no retries. */
+export function ivsClient(
+  cluster: Cluster,
+  apiKey: string,
+  extra: Partial<ConstructorParameters<typeof IvschatClient>[0]> = {},
+  region = "us-west-2",
+): IvschatClient {
+  const k = splitKey(apiKey);
+  return new IvschatClient({
+    region,
+    endpoint: cluster.url("auth"),
+    credentials: { accessKeyId: k.kid, secretAccessKey: k.secret },
+    maxAttempts: 1,
+    ...extra,
+  });
 }
