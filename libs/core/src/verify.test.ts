@@ -67,6 +67,17 @@ describe("verifyToken", () => {
     expect(await reason(forged, { keys })).toEqual(["algorithm", 4001]);
   });
 
+  it("refuses a signature that decodes to the right bytes but is not their canonical base64url", async () => {
+    const good = await signToken(buildClaims({}, { jti: "j3" }), key);
+    await verifyToken(good, { keys });
+    // 43 characters carry 256 bits and 2 spare ones: flipping the last character's lowest bit keeps the bytes.
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const last = alphabet.indexOf(good.slice(-1));
+    const variant = `${good.slice(0, -1)}${alphabet[last ^ 1] ?? ""}`;
+    expect(Buffer.from(variant.split(".")[2] ?? "", "base64url")).toEqual(Buffer.from(good.split(".")[2] ?? "", "base64url"));
+    expect(await reason(variant, { keys })).toEqual(["signature", 4001]);
+  });
+
   it("tells a deleted key (4004) from an unknown one (4001)", async () => {
     const claims = buildClaims({}, { jti: "j3" });
     expect(await reason(await signToken(claims, { ...key, keyId: "gone" }), { keys })).toEqual(["key_deleted", 4004]);
