@@ -13,10 +13,12 @@ import {
 } from "node:child_process";
 import type { Readable } from "node:stream";
 import { accessSync, constants, mkdtempSync, rmSync, mkdirSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort } from "./ports.js";
+
+export { freePort };
 
 /** Repository root (deploy/dev/dist → ../../..). */
 export const REPO_ROOT = resolve(fileURLToPath(new URL(".", import.meta.url)), "../../..");
@@ -72,18 +74,6 @@ function isExecutable(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-export function freePort(host = "127.0.0.1"): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once("error", rej);
-    srv.listen(0, host, () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
-      srv.close(() => res(port));
-    });
-  });
 }
 
 export interface NatsServerHandle {
