@@ -40,7 +40,10 @@ export const FRAME_HARD_LIMIT = 1024 * 1024;
 export class Gateway {
   private readonly app: TemplatedApp;
   private listenSocket: us_listen_socket | undefined;
-  private readonly conns = new Set<Conn>();
+  /**
+   * Every open socket, by connection id. A newer socket with the same id (OpenVidu's con_…) replaces an older one,
+   * which is closing by then. (A Set of sockets beside this map cost a hash insert and delete per connect.)
+   */
   private readonly byId = new Map<string, Conn>();
   /** Open sockets per app, held to each app's maxConnections. */
   private readonly perApp = new Map<string, number>();
@@ -83,7 +86,7 @@ export class Gateway {
     this.app.ws<UserData>("/", behavior("ivs"));
     registerHttpRoutes(this.app, { ready: () => o.nats.ready() && !this.draining, registry: o.registry });
     this.sockets = {
-      all: () => this.conns,
+      all: () => this.byId.values(),
       byId: (id) => this.byId.get(id),
       closeWhere: (pred, code, reason) => this.closeWhere(pred, code, reason),
       send: (conn, frame) => this.send(conn, frame),
@@ -122,13 +125,13 @@ export class Gateway {
     if (this.listenSocket !== undefined) this.o.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
     if (this.sweep !== undefined) clearInterval(this.sweep);
-    for (const c of [...this.conns]) this.end(c, CloseCode.SERVER_RESTARTING, "server restarting; reconnect");
+    for (const c of [...this.byId.values()]) this.end(c, CloseCode.SERVER_RESTARTING, "server restarting; reconnect");
     this.layer?.stop();
     return Promise.resolve();
   }
 
   get connectionCount(): number {
-    return this.conns.size;
+    return this.byId.size;
   }
 
   // ---- socket lifecycle ----
@@ -154,7 +157,6 @@ export class Gateway {
     // A connection id known before the socket (OpenVidu's con_…) names one socket: a newer one replaces the older.
     const older = this.byId.get(c.id);
     if (older !== undefined) this.end(older, CloseCode.KICKED, "replaced by a newer socket of the same connection");
-    this.conns.add(c);
     this.byId.set(c.id, c);
     this.o.metrics.connections.inc({ protocol: c.adapter.name });
     this.armTimers(c);
@@ -174,7 +176,8 @@ export class Gateway {
   private closed(ws: WebSocket<UserData>, code: number): void {
     const c = ws.getUserData().conn;
     if (c.refuse !== undefined) return;
-    const wasOpen = this.conns.delete(c);
+    // c.socket is set when open() admits the socket (counted per app, in byId); refused ones never get it.
+    const wasOpen = c.socket === ws;
     if (wasOpen) {
       const held = (this.perApp.get(c.appId) ?? 1) - 1;
       if (held > 0) this.perApp.set(c.appId, held);
@@ -207,7 +210,7 @@ export class Gateway {
 
   private closeWhere(pred: (c: Conn) => boolean, code: number, reason: string): number {
     let n = 0;
-    for (const c of [...this.conns]) {
+    for (const c of [...this.byId.values()]) {
       if (pred(c)) {
         this.end(c, code, reason);
         n++;
@@ -233,7 +236,7 @@ export class Gateway {
 
   private sweepSlow(): void {
     this.wheel.tick();
-    for (const c of this.conns) if (c.socket.getBufferedAmount() > c.limits.maxOutboundBytes) this.slow(c);
+    for (const c of this.byId.values()) if (c.socket.getBufferedAmount() > c.limits.maxOutboundBytes) this.slow(c);
   }
 
   // ---- dispatch ----
