@@ -158,7 +158,8 @@ export class Gateway {
     const older = this.byId.get(c.id);
     if (older !== undefined) this.end(older, CloseCode.KICKED, "replaced by a newer socket of the same connection");
     this.byId.set(c.id, c);
-    this.o.metrics.connections.inc({ protocol: c.adapter.name });
+    const open = this.o.metrics.openSockets;
+    open[c.adapter.name] = (open[c.adapter.name] ?? 0) + 1;
     this.armTimers(c);
     const greeting = c.adapter.connected({
       connectionId: c.id,
@@ -189,7 +190,8 @@ export class Gateway {
     if (this.byId.get(c.id) === c) this.byId.delete(c.id);
     if (!c.closed) this.o.metrics.closes.inc({ code: String(code) });
     c.closed = true;
-    this.o.metrics.connections.dec({ protocol: c.adapter.name });
+    const open = this.o.metrics.openSockets;
+    open[c.adapter.name] = (open[c.adapter.name] ?? 1) - 1;
     this.wheel.disarm(c);
     const hadSubs = c.subs.size > 0;
     for (const [room, sub] of c.subs) dropSub(layer.ctx, c, room, sub);

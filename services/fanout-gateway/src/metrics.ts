@@ -10,12 +10,21 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
 }
 
 export function gatewayMetrics(registry: Registry) {
+  /**
+   * Open sockets by wire protocol, kept as plain numbers by the gateway and read when scraped: a labelled Gauge's
+   * inc() and dec() hash their labels, on every connect and close.
+   */
+  const openSockets: Record<string, number> = {};
   return {
+    openSockets,
     connections: new Gauge({
       name: `${PREFIX}gateway_connections`,
       help: "Open WebSocket connections, by wire protocol (native, ivs)",
       labelNames: ["protocol"] as const,
       registers: [registry],
+      collect() {
+        for (const [protocol, n] of Object.entries(openSockets)) this.set({ protocol }, n);
+      },
     }),
     subscriptions: new Gauge({
       name: `${PREFIX}gateway_subscriptions`,
