@@ -11,6 +11,7 @@ export * from "./secretbox.js";
 export * from "./keys.js";
 export * from "./authorization.js";
 export * from "./verify.js";
+export * from "./hs256.js";
 export * from "./jwt.js";
 export * from "./revocations.js";
 export * from "./envelope.js";

@@ -3,7 +3,6 @@
  * `KeyRegistry` is the read side every service uses: a cache filled on first use and kept fresh by a KV watch, so
  * verifying a token or an API key costs no network round trip once a key is known.
  */
-import { createSecretKey, type KeyObject } from "node:crypto";
 import type { KV } from "@nats-io/kv";
 import { Permissions, SwitchboardError, parseApiKey, unavailable, type PermissionMap } from "@switchboard/protocol";
 import { apiKeyOf, constantTimeEqual } from "./authorization.js";
@@ -27,7 +26,6 @@ export interface ResolvedKey {
   /** `appId.keyId`: the token header's `kid`. */
   kid: string;
   secret: string;
-  hmacKey: KeyObject;
   ceilingMap: PermissionMap | undefined;
   ceiling: Permissions | undefined;
 }
@@ -159,7 +157,6 @@ export function resolveKey(
     keyId: k.keyId,
     kid,
     secret: k.secret,
-    hmacKey: createSecretKey(Buffer.from(k.secret, "utf8")),
     ceilingMap: k.permissions,
     ceiling: k.permissions === undefined ? undefined : new Permissions(k.permissions, "key ceiling"),
   };

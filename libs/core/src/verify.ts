@@ -19,7 +19,7 @@ import {
   type TokenClaims,
 } from "@switchboard/protocol";
 import { constantTimeEqual } from "./authorization.js";
-import { hs256, type Hs256 } from "./hs256.js";
+import { hs256Of } from "./hs256.js";
 import type { KeyRegistry, ResolvedKey } from "./keys.js";
 import type { RevocationRegistry } from "./revocations.js";
 
@@ -137,18 +137,6 @@ export function verifyTokenCached(token: string, opts: VerifyOptions): VerifiedT
   return key === undefined ? undefined : verifyWithKey(parts, key, opts);
 }
 
-/** Each key's HS256 signer (hs256.ts), made on its first token; a key changed or deleted is a new object. */
-const signers = new WeakMap<ResolvedKey, Hs256>();
-
-function signerOf(key: ResolvedKey): Hs256 {
-  let signer = signers.get(key);
-  if (signer === undefined) {
-    signer = hs256(key.secret);
-    signers.set(key, signer);
-  }
-  return signer;
-}
-
 function verifyWithKey({ token, d2, p, s, kid }: TokenParts, key: ResolvedKey | undefined, opts: VerifyOptions): VerifiedToken {
   if (key === undefined)
     throw opts.keys.wasDeleted(kid)
@@ -156,7 +144,7 @@ function verifyWithKey({ token, d2, p, s, kid }: TokenParts, key: ResolvedKey | 
       : new TokenError("unknown_kid", "token kid names no known key");
 
   // `s` passed the base64url alphabet check: only the canonical encoding of the right digest matches.
-  if (!constantTimeEqual(signerOf(key)(token.slice(0, d2)), s)) throw new TokenError("signature", "token signature does not verify");
+  if (!constantTimeEqual(hs256Of(key)(token.slice(0, d2)), s)) throw new TokenError("signature", "token signature does not verify");
 
   let payload: Record<string, unknown> | null;
   try {

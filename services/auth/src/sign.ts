@@ -4,12 +4,14 @@
  * one format; jose stays in the browser-safe protocol lib for the SDKs. Tokens of one call differ only in `jti`
  * (the last payload member), so the payload JSON before it is serialised once per call.
  */
-import { createHmac, randomFillSync, type KeyObject } from "node:crypto";
+import { randomFillSync } from "node:crypto";
+import { hs256Of } from "@switchboard/core";
 import { tokenHeader, tokenPayload, type TokenClaims } from "@switchboard/protocol";
 
+/** A key as the registry resolves it (ResolvedKey has these); its signer is cached per object (hs256Of). */
 export interface HmacKey {
-  kid: string;
-  hmacKey: KeyObject;
+  readonly kid: string;
+  readonly secret: string;
 }
 
 const headers = new Map<string, string>();
@@ -30,10 +32,11 @@ export function signHs256Batch(template: TokenClaims, jtis: readonly string[], k
   payload["jti"] = "";
   const before = JSON.stringify(payload).slice(0, -3); // ends with `"jti":`, before `""}`
   const header = encodedHeader(key.kid);
+  const sign = hs256Of(key);
   const out = new Array<string>(jtis.length);
   for (let i = 0; i < jtis.length; i++) {
     const input = `${header}.${Buffer.from(`${before}${JSON.stringify(jtis[i])}}`).toString("base64url")}`;
-    out[i] = `${input}.${createHmac("sha256", key.hmacKey).update(input).digest("base64url")}`;
+    out[i] = `${input}.${sign(input)}`;
   }
   return out;
 }

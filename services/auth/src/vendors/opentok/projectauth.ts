@@ -5,10 +5,9 @@
  * Vonage-mode apps (`Authorization: Bearer` RS256 with an application's private key) are not supported: Switchboard
  * keys are shared secrets.
  */
-import { createHmac } from "node:crypto";
 import type { ResolvedKey } from "@switchboard/core";
 import { VendorError } from "../errors.js";
-import { CLOCK_SKEW_S, constantTimeEqual, decodeJwt } from "@switchboard/core";
+import { CLOCK_SKEW_S, constantTimeEqual, decodeJwt, hs256Of } from "@switchboard/core";
 
 /** The longest lifetime accepted for a REST auth JWT (the SDK makes 300 s ones). */
 export const PROJECT_JWT_MAX_LIFETIME_S = 3600;
@@ -29,7 +28,7 @@ export async function verifyProjectJwt(
   const iss = claims["iss"];
   if (typeof iss !== "string" || iss === "" || iss.length > 129) throw unauthorized("no iss");
   const key = await keyById(iss);
-  const expected = key === undefined ? "" : createHmac("sha256", key.hmacKey).update(`${h}.${p}`).digest("base64url");
+  const expected = key === undefined ? "" : hs256Of(key)(`${h}.${p}`);
   if (key === undefined || !constantTimeEqual(expected, s)) throw unauthorized("unknown apiKey or wrong secret");
   if (claims["ist"] !== "project") throw unauthorized('ist must be "project"');
   const exp = claims["exp"];
