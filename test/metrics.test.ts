@@ -5,7 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { issueToken, publishHttp, startCluster, type Cluster } from "./helpers/cluster.js";
+import { issueToken, publishStored, startCluster, type Cluster } from "./helpers/cluster.js";
 import { openSocket } from "./helpers/ws.js";
 
 const PROMTOOL = ["/usr/bin/promtool", "/usr/local/bin/promtool"].find((p) => existsSync(p));
@@ -16,7 +16,7 @@ beforeAll(async () => {
   // Some traffic so histograms and labelled counters have series.
   const sock = openSocket(cluster.wsUrl(await issueToken(cluster, { clientId: "m" })));
   await sock.request("subscribe", { room: "metrics" });
-  expect((await publishHttp(cluster, "metrics", { event: "e", data: 1 })).status).toBe(201);
+  await publishStored(cluster, "metrics", { event: "e", data: 1 });
   await sock.waitFor((f) => f.type === "message");
   sock.close();
 });

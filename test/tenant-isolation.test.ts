@@ -7,7 +7,7 @@
  * (test/nats-permissions.test.ts) and history's NATS endpoint (test/history-access.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { issueToken, publishHttp, startCluster, type Cluster } from "./helpers/cluster.js";
+import { issueToken, publishHttp, publishStored, startCluster, type Cluster } from "./helpers/cluster.js";
 import { api, type ApiResponse } from "./helpers/auth.js";
 import { connectTo, type Connected } from "./helpers/gateway.js";
 import { createApp, historyGet, historyJson } from "./helpers/history.js";
@@ -36,7 +36,7 @@ beforeAll(async () => {
   alice = await connectTo(cluster, await issueToken(cluster, { clientId: "alice", role: "moderator" }));
   expect(await alice.request("subscribe", { room: ROOM })).toMatchObject({ ok: true });
   expect(await alice.request("presence.join", { room: ROOM })).toMatchObject({ ok: true });
-  expect((await publishHttp(cluster, ROOM, { event: "a", data: "A1" })).status).toBe(201);
+  await publishStored(cluster, ROOM, { event: "a", data: "A1" });
   const session = await call("auth", "POST", "/v1/sessions", cluster.devKey, { customSessionId: "a-private" });
   expect(session.status).toBe(201);
   aSession = session.body["sessionId"] as string;

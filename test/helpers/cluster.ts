@@ -106,6 +106,22 @@ export async function issueToken(cluster: Services, body: Record<string, unknown
   return ((await res.json()) as { token: string }).token;
 }
 
+/**
+ * A set-up publish that must be stored: a 503 (JetStream slow to acknowledge, as it can be on a loaded machine right
+ * after the cluster starts) is retried after its Retry-After, as a client would, up to five times; anything else but a
+ * 201 fails with the answer's body. For publishes a test asserts on, use publishHttp.
+ */
+export async function publishStored(cluster: Services, room: string, body: Record<string, unknown>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const res = await publishHttp(cluster, room, body);
+    if (res.status === 201) return;
+    const text = await res.text();
+    if (res.status !== 503 || attempt === 5) throw new Error(`publish to ${room} answered ${res.status}: ${text}`);
+    const wait = Math.min(1000, Number(res.headers.get("retry-after") ?? "1") * 1000);
+    await new Promise((r) => setTimeout(r, wait));
+  }
+}
+
 export async function publishHttp(
   cluster: Services,
   room: string,
