@@ -20,6 +20,7 @@ import {
 } from "@switchboard/protocol";
 import { constantTimeEqual } from "./authorization.js";
 import { hs256Of } from "./hs256.js";
+import { base64urlJson } from "./jwt.js";
 import type { KeyRegistry, ResolvedKey } from "./keys.js";
 import type { RevocationRegistry } from "./revocations.js";
 
@@ -69,10 +70,6 @@ export interface VerifyOptions {
   nowMs?: number;
 }
 
-function b64urlJson(part: string): unknown {
-  return JSON.parse(Buffer.from(part, "base64url").toString("utf8"));
-}
-
 const B64URL = /^[A-Za-z0-9_-]*$/;
 
 /** Accepted headers (one per key in practice) → their kid, so a connect decodes no header it has seen before. */
@@ -85,7 +82,7 @@ function kidOf(h: string): string {
   if (cached !== undefined) return cached;
   let header: Record<string, unknown> | null;
   try {
-    header = b64urlJson(h) as Record<string, unknown> | null;
+    header = base64urlJson(h) as Record<string, unknown> | null;
   } catch {
     throw new TokenError("malformed", "token header is not JSON");
   }
@@ -148,7 +145,7 @@ function verifyWithKey({ token, d2, p, s, kid }: TokenParts, key: ResolvedKey | 
 
   let payload: Record<string, unknown> | null;
   try {
-    payload = b64urlJson(p) as Record<string, unknown> | null;
+    payload = base64urlJson(p) as Record<string, unknown> | null;
   } catch {
     throw new TokenError("malformed", "token payload is not JSON");
   }
