@@ -52,7 +52,8 @@ export async function freePort(host = "127.0.0.1"): Promise<number> {
     if (port === undefined) throw new Error(`no free port on ${host}`);
     return port;
   }
-  for (let tried = 0; tried < sliceSize && handedOut < sliceSize; tried++) {
+  // Each port of the slice is tried at most once per process: a port handed out, or found taken, is not tried again.
+  while (handedOut < sliceSize) {
     const port = sliceStart + (next++ % sliceSize);
     handedOut++;
     if ((await probe(port, host)) !== undefined) return port;
